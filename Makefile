@@ -1,0 +1,74 @@
+# Two commands do everything on a fresh machine: `make run` (the local stack) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.13 (the Lambda runtime): from PATH, else pyenv's 3.13.x, else python3 with a warning.
+PYTHON ?= $(shell \
+	if command -v python3.13 >/dev/null 2>&1 && python3.13 -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then echo python3.13; \
+	elif command -v pyenv >/dev/null 2>&1 && v=$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.13(\.[0-9]+)?$$' | tail -1) && [ -n "$$v" ]; then echo "$$(pyenv root)/versions/$$v/bin/python3.13"; \
+	else echo python3; fi)
+
+VENV := .venv
+TOOLS := .venv-tools
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# sam build needs a python3.13 on PATH; the project venv provides one.
+SAM := PATH="$(abspath $(BIN)):$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
+
+.PHONY: help venv tools test unit lint template build run bench lock clean
+
+help:
+	@echo "make run    start the local stack (API on http://127.0.0.1:\$${PORT:-3000})"
+	@echo "make test   install what is needed, lint, check the template, run every test"
+	@echo "make bench  run the benchmarks (not part of make test)"
+
+$(VENV)/.installed: requirements/dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else 1)' || \
+		echo "WARNING: $(PYTHON) is not Python 3.13 (the Lambda runtime); install 3.13 (e.g. pyenv install 3.13) for faithful results." >&2
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	@touch $@
+
+$(TOOLS)/.installed: requirements/tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements/tools.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+tools: $(TOOLS)/.installed
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+template: tools venv
+	$(TOOLS)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
+
+build: template
+	$(SAM) build --cached --parallel
+
+unit: venv
+	$(BIN)/pytest
+
+test: lint build
+	$(BIN)/pytest
+
+run: venv
+	$(PY) -m local
+
+bench: venv
+	$(PY) -m bench
+
+# Re-resolve the locked requirement files from their .in files.
+lock:
+	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install --quiet -r requirements/dev.in && \
+		(echo '# Locked with `make lock` from dev.in; do not edit by hand.'; /tmp/lock-venv/bin/pip freeze) > requirements/dev.txt
+	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install --quiet -r requirements/tools.in && \
+		(echo '# Locked with `make lock` from tools.in; do not edit by hand.'; /tmp/lock-venv/bin/pip freeze) > requirements/tools.txt
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .ruff_cache .mypy_cache

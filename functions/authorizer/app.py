@@ -1,0 +1,12 @@
+"""Lambda REQUEST authorizer (HTTP API, payload 2.0, simple responses): JWT or API key."""
+
+from typing import Any
+
+from post_scheduler.observability import logger
+from post_scheduler.wiring import authorizer
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    return authorizer().simple_response(headers.get("authorization"))

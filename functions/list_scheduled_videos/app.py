@@ -1,0 +1,33 @@
+"""GET /api/v1/schedule/scheduled-videos: the caller's scheduled posts, paged."""
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from post_scheduler.api.http import JsonApi, ok
+from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
+from post_scheduler.observability import tracer
+from post_scheduler.wiring import schedule_service
+
+api = JsonApi()
+
+StatusFilter = Annotated[
+    Literal["pending", "executed", "cancelled", "failed"] | None,
+    Query(description="Only posts with this status"),
+]
+
+
+@api.routes.get("/api/v1/schedule/scheduled-videos", summary="Get Scheduled Videos")
+@tracer.capture_method
+def list_scheduled_videos(  # type: ignore[no-untyped-def]
+    limit: PageLimit = DEFAULT_PAGE_SIZE,
+    next_token: PageToken = None,
+    status: StatusFilter = None,
+):
+    items, token = schedule_service().list_scheduled_videos(
+        api.caller.user_id, limit, next_token, status
+    )
+    return ok([item.public() for item in items], token)
+
+
+lambda_handler = api.lambda_handler()

@@ -1,0 +1,22 @@
+"""GET /api/v1/tiktok-accounts: the caller's connected TikTok accounts, paged."""
+
+from post_scheduler.api.http import JsonApi, ok
+from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
+from post_scheduler.models.records import TikTokAccountRecord
+from post_scheduler.models.responses import AccountItem
+from post_scheduler.observability import tracer
+from post_scheduler.wiring import scheduling_table
+
+api = JsonApi()
+
+
+@api.routes.get("/api/v1/tiktok-accounts", summary="List TikTok accounts")
+@tracer.capture_method
+def list_tiktok_accounts(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None):  # type: ignore[no-untyped-def]
+    accounts, token = scheduling_table().list_user_items(
+        api.caller.user_id, "ACCOUNT#", TikTokAccountRecord, limit, next_token
+    )
+    return ok([AccountItem.of(a).model_dump() for a in accounts], token)
+
+
+lambda_handler = api.lambda_handler()

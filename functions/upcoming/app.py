@@ -1,0 +1,23 @@
+"""GET /api/v1/schedule/upcoming (public): pending posts still to come, soonest first."""
+
+from typing import Any
+
+from post_scheduler.api.http import JsonApi, ok
+from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
+from post_scheduler.observability import tracer
+from post_scheduler.wiring import schedule_service
+
+api = JsonApi(authenticated=False)
+
+
+@api.routes.get("/api/v1/schedule/upcoming", summary="Get Upcoming Scheduled Posts")
+@tracer.capture_method
+def upcoming(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None):  # type: ignore[no-untyped-def]
+    posts, token = schedule_service().upcoming(limit, next_token)
+    data: dict[str, Any] = {"upcomingPosts": [post.model_dump() for post in posts]}
+    if token:
+        data["nextToken"] = token
+    return ok(data)
+
+
+lambda_handler = api.lambda_handler()

@@ -1,0 +1,24 @@
+"""PUT /api/v1/schedule/{scheduleId}: move, re-caption, cancel, re-activate or mark executed."""
+
+from post_scheduler.api.http import JsonApi, ok
+from post_scheduler.api.params import ScheduleIdPath
+from post_scheduler.models.requests import UpdateScheduleRequest
+from post_scheduler.observability import count, logger, tracer
+from post_scheduler.wiring import schedule_service
+
+api = JsonApi()
+
+
+@api.routes.put("/api/v1/schedule/<scheduleId>", summary="Update Scheduled Post")
+@tracer.capture_method
+def update_schedule(scheduleId: ScheduleIdPath, body: UpdateScheduleRequest):  # type: ignore[no-untyped-def]  # noqa: N803
+    service = schedule_service()
+    before_status = body.status
+    schedule = service.update(api.caller.user_id, scheduleId, body)
+    if before_status == "cancelled":
+        count("PostsCancelled")
+    logger.info("post updated", extra={"scheduleId": scheduleId, "status": schedule.status})
+    return ok(service.view(schedule).public())
+
+
+lambda_handler = api.lambda_handler()

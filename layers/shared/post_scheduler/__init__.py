@@ -1,0 +1,1 @@
+"""Shared code of the TikTok post scheduler: domain rules, models, adapters, HTTP glue and auth."""

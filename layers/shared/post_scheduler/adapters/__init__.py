@@ -1,0 +1,1 @@
+"""One adapter per outside system: the table, the Scheduler, the video store, TikTok, KMS."""

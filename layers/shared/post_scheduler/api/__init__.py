@@ -1,0 +1,1 @@
+"""HTTP glue shared by the API functions: the envelope, error mapping and the caller's identity."""

@@ -1,0 +1,1 @@
+"""Credential verification for the Lambda authorizer: JWTs and API keys."""

@@ -1,0 +1,107 @@
+"""The Lambda authorizer's decision: who is calling, on which plan.
+
+HTTP APIs answer a denied request with a bare `403 {"message": "Forbidden"}` that cannot be
+reshaped, so the authorizer never denies: it passes either the caller or the reason there is
+none, and every authenticated route answers 401 in the API's error envelope
+(`api.caller.caller_from_event`). The plan always comes from the table, never from a token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from post_scheduler.auth.api_keys import hash_api_key, looks_like_api_key
+from post_scheduler.auth.jwt_verifier import InvalidToken, JwtVerifier
+from post_scheduler.timestamps import utc_now
+
+if TYPE_CHECKING:
+    from post_scheduler.adapters.table import SchedulingTable
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidCredentials(Exception):
+    """Why a request has no caller; safe to show."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    user_id: str
+    plan: str
+    credential: str  # "jwt" or "apiKey"
+    expires_at: int  # epoch seconds when the credential stops being valid; 0 = no expiry
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header."""
+    if not authorization:
+        raise InvalidCredentials("missing Authorization header")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidCredentials("Authorization header must be 'Bearer <JWT or API key>'")
+    if len(token) > 8192:
+        raise InvalidCredentials("credential is too long")
+    return token
+
+
+class Authorizer:
+    """Turns an Authorization header into an identity."""
+
+    def __init__(
+        self,
+        table: SchedulingTable,
+        jwt_verifier: JwtVerifier,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.table = table
+        self.jwt_verifier = jwt_verifier
+        self.clock = clock
+
+    def identify(self, authorization: str | None) -> Identity:
+        token = bearer_token(authorization)
+        if looks_like_api_key(token):
+            return self._by_api_key(token)
+        if token.count(".") == 2:
+            return self._by_jwt(token)
+        raise InvalidCredentials("credential is neither a JWT nor an API key")
+
+    def _by_api_key(self, token: str) -> Identity:
+        record = self.table.get_api_key(hash_api_key(token))
+        if record is None:
+            raise InvalidCredentials("invalid API key")
+        user = self.table.get_user(record.userId)
+        if user is None:
+            raise InvalidCredentials("invalid API key")
+        return Identity(user.userId, user.plan, "apiKey", 0)
+
+    def _by_jwt(self, token: str) -> Identity:
+        try:
+            claims = self.jwt_verifier.verify(token)
+        except InvalidToken as exc:
+            raise InvalidCredentials(str(exc)) from None
+        user = self.table.get_user(claims["sub"])
+        if user is None:
+            raise InvalidCredentials("no account exists for this token's subject")
+        return Identity(user.userId, user.plan, "jwt", int(claims["exp"]))
+
+    def simple_response(self, authorization: str | None) -> dict[str, Any]:
+        """The HTTP API simple response (payload 2.0)."""
+        try:
+            identity = self.identify(authorization)
+        except InvalidCredentials as exc:
+            logger.info("request without valid credentials", extra={"reason": str(exc)})
+            return {"isAuthorized": True, "context": {"authError": str(exc)}}
+        return {
+            "isAuthorized": True,
+            "context": {
+                "userId": identity.user_id,
+                "plan": identity.plan,
+                "credential": identity.credential,
+                "expiresAt": identity.expires_at,
+            },
+        }

@@ -1,0 +1,290 @@
+"""Scheduling use cases: create, list, update, delete and the public upcoming list.
+
+The table enforces the cross-item rules (limits, one pending post per video) atomically; this
+module decides which transition a request means, checks the time rules, and keeps the
+Scheduler's schedule in step with the table, undoing the table write when the Scheduler fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from post_scheduler.domain.time_rules import check_publish_time, schedule_fire_time
+from post_scheduler.errors import Conflict, DependencyUnavailable, NotFound
+from post_scheduler.models.records import ScheduleRecord
+from post_scheduler.models.requests import (
+    CreateScheduleRequest,
+    PostOptions,
+    UpdateScheduleRequest,
+)
+from post_scheduler.models.responses import ScheduledVideo, UpcomingPost
+from post_scheduler.timestamps import utc_now
+
+if TYPE_CHECKING:
+    from post_scheduler.adapters.scheduler import PublishScheduler
+    from post_scheduler.adapters.table import SchedulingTable
+
+logger = logging.getLogger(__name__)
+
+# Publishing details a post loses when it becomes pending again (a new publish starts afresh).
+_PUBLISH_STATE_RESET = {
+    "claimedAt": None,
+    "leaseExpiresAt": None,
+    "publishStartedAt": None,
+    "tiktokPublishId": None,
+    "uploadUrl": None,
+    "uploadUrlExpiresAt": None,
+    "chunkSize": None,
+    "totalChunkCount": None,
+    "uploadedBytes": None,
+    "publishAttempts": 0,
+    "executedAt": None,
+    "failedAt": None,
+    "failureReason": None,
+    "cancelledAt": None,
+}
+
+
+@dataclass(frozen=True)
+class TimeRules:
+    min_lead_seconds: int = 900
+    max_horizon_days: int = 365
+
+
+class ScheduleService:
+    """The scheduling API's use cases for one table and one Scheduler group."""
+
+    def __init__(
+        self,
+        table: SchedulingTable,
+        scheduler: PublishScheduler,
+        rules: TimeRules,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.table = table
+        self.scheduler = scheduler
+        self.rules = rules
+        self.clock = clock
+
+    # --- create -------------------------------------------------------------------------------
+
+    def create(self, user_id: str, request: CreateScheduleRequest) -> ScheduleRecord:
+        """Schedule a video: one transaction in the table, then the post's one-time schedule."""
+        now = self.clock()
+        self._check_time(request.scheduledPublishTime, now)
+        schedule = ScheduleRecord(
+            scheduleId=str(uuid.uuid4()),
+            userId=user_id,
+            videoId=request.videoId,
+            tiktokAccountId=request.tiktokAccountId,
+            scheduledPublishTime=request.scheduledPublishTime,
+            status="pending",
+            createdAt=now,
+            updatedAt=now,
+            title=request.title,
+            hashtags=request.hashtags,
+            postOptions=request.options or PostOptions(),
+        )
+        self.table.create_schedule(schedule)
+        try:
+            self._arm(schedule, now)
+        except DependencyUnavailable:
+            self._undo(lambda: self.table.release_schedule(None, expected=schedule), schedule)
+            raise
+        return schedule
+
+    # --- read ---------------------------------------------------------------------------------
+
+    def list_scheduled_videos(
+        self, user_id: str, limit: int, page_token: str | None, status: str | None
+    ) -> tuple[list[ScheduledVideo], str | None]:
+        """A page of the user's posts with their video and account summaries."""
+        schedules, next_token = self.table.list_schedules(user_id, limit, page_token, status)
+        return self._with_details(user_id, schedules), next_token
+
+    def upcoming(self, limit: int, page_token: str | None) -> tuple[list[UpcomingPost], str | None]:
+        """Pending posts still to come, soonest first (public)."""
+        schedules, next_token = self.table.list_upcoming(self.clock(), limit, page_token)
+        return [UpcomingPost.of(s) for s in schedules], next_token
+
+    def _with_details(self, user_id: str, schedules: list[ScheduleRecord]) -> list[ScheduledVideo]:
+        videos, accounts = self.table.get_videos_and_accounts(
+            user_id,
+            {s.videoId for s in schedules},
+            {s.tiktokAccountId for s in schedules},
+        )
+        return [
+            ScheduledVideo.of(s, videos.get(s.videoId), accounts.get(s.tiktokAccountId))
+            for s in schedules
+        ]
+
+    def view(self, schedule: ScheduleRecord) -> ScheduledVideo:
+        """One post as the API shows it."""
+        return self._with_details(schedule.userId, [schedule])[0]
+
+    # --- update -------------------------------------------------------------------------------
+
+    def update(
+        self, user_id: str, schedule_id: str, request: UpdateScheduleRequest
+    ) -> ScheduleRecord:
+        """Apply a PUT: move the time, change caption/options, or change the status."""
+        now = self.clock()
+        current = self._get_owned(user_id, schedule_id)
+        if current.status == "executed":
+            raise Conflict("the post has already been published and cannot be changed")
+        if current.status == "publishing":
+            raise Conflict("the post is being published right now and cannot be changed")
+
+        target = request.status or ("pending" if current.status == "pending" else current.status)
+        new_time = request.scheduledPublishTime or current.scheduledPublishTime
+        time_moved = new_time != current.scheduledPublishTime
+        if request.scheduledPublishTime is not None or (
+            target == "pending" and current.status != "pending"
+        ):
+            self._check_time(new_time, now)
+
+        changes: dict[str, object] = {"updatedAt": now, "revision": current.revision + 1}
+        for field in ("title", "hashtags"):
+            if field in request.model_fields_set:
+                changes[field] = getattr(request, field)
+        if "options" in request.model_fields_set:
+            changes["postOptions"] = request.options or PostOptions()
+        changes["scheduledPublishTime"] = new_time
+
+        if current.status == "pending":
+            if target == "pending":
+                return self._edit_pending(current, changes, time_moved, now)
+            return self._end_pending(current, target, changes, now)
+        # cancelled or failed
+        if target == "pending":
+            return self._reactivate(current, changes, now)
+        if target == "executed":
+            raise Conflict("only a pending post can be marked executed")
+        updated = current.model_copy(update={**changes, "status": target})
+        if target == "cancelled" and current.status != "cancelled":
+            updated = updated.model_copy(update={"cancelledAt": now})
+        if _same_content(updated, current):
+            return current
+        self.table.replace_schedule(updated, expected=current)
+        return updated
+
+    def _edit_pending(
+        self, current: ScheduleRecord, changes: dict[str, object], time_moved: bool, now: datetime
+    ) -> ScheduleRecord:
+        if time_moved:
+            changes["version"] = current.version + 1
+        updated = current.model_copy(update=changes)
+        if _same_content(updated, current):
+            return current
+        self.table.replace_schedule(updated, expected=current)
+        if time_moved:
+            try:
+                self._arm(updated, now)
+            except DependencyUnavailable:
+                restored = current.model_copy(update={"revision": updated.revision + 1})
+                self._undo(lambda: self.table.replace_schedule(restored, expected=updated), updated)
+                raise
+        return updated
+
+    def _end_pending(
+        self, current: ScheduleRecord, target: str, changes: dict[str, object], now: datetime
+    ) -> ScheduleRecord:
+        stamp = {"cancelledAt": now} if target == "cancelled" else {"executedAt": now}
+        updated = current.model_copy(update={**changes, **stamp, "status": target})
+        self.table.release_schedule(
+            updated,
+            expected=current,
+            video_published_at=now if target == "executed" else None,
+        )
+        self._disarm(current)
+        return updated
+
+    def _reactivate(
+        self, current: ScheduleRecord, changes: dict[str, object], now: datetime
+    ) -> ScheduleRecord:
+        updated = current.model_copy(
+            update={
+                **changes,
+                **_PUBLISH_STATE_RESET,
+                "status": "pending",
+                "version": current.version + 1,
+            }
+        )
+        self.table.reactivate_schedule(updated, expected=current)
+        try:
+            self._arm(updated, now)
+        except DependencyUnavailable:
+            restored = current.model_copy(update={"revision": updated.revision + 1})
+            self._undo(lambda: self.table.release_schedule(restored, expected=updated), updated)
+            raise
+        return updated
+
+    # --- delete -------------------------------------------------------------------------------
+
+    def delete(self, user_id: str, schedule_id: str) -> ScheduleRecord:
+        """Delete a post; a pending one gives its plan slot and video lock back."""
+        current = self._get_owned(user_id, schedule_id)
+        if current.status == "executed":
+            raise Conflict("the post has already been published and cannot be deleted")
+        if current.status == "publishing":
+            raise Conflict("the post is being published right now and cannot be deleted")
+        if current.status == "pending":
+            self.table.release_schedule(None, expected=current)
+            self._disarm(current)
+        else:
+            self.table.delete_schedule_record(current)
+        return current
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _get_owned(self, user_id: str, schedule_id: str) -> ScheduleRecord:
+        # Keys include the owner, so another user's post is indistinguishable from a missing one.
+        schedule = self.table.get_schedule(user_id, schedule_id)
+        if schedule is None:
+            raise NotFound("scheduled post not found")
+        return schedule
+
+    def _check_time(self, publish_at: datetime, now: datetime) -> None:
+        check_publish_time(
+            publish_at, now, self.rules.min_lead_seconds, self.rules.max_horizon_days
+        )
+
+    def _arm(self, schedule: ScheduleRecord, now: datetime) -> None:
+        self.scheduler.create(
+            schedule.scheduleId,
+            schedule.userId,
+            schedule.version,
+            schedule_fire_time(schedule.scheduledPublishTime, now),
+        )
+
+    def _disarm(self, schedule: ScheduleRecord) -> None:
+        # The table already says the post is not pending, so a schedule that survives a failed
+        # delete only wakes the publisher for a no-op, and removes itself after firing.
+        try:
+            self.scheduler.delete(schedule.scheduleId)
+        except DependencyUnavailable:
+            logger.warning(
+                "schedule not removed; it will fire as a no-op",
+                extra={"scheduleId": schedule.scheduleId},
+            )
+
+    @staticmethod
+    def _undo(compensate: Callable[[], None], schedule: ScheduleRecord) -> None:
+        try:
+            compensate()
+        except Exception:  # the original failure is what the client must hear about
+            logger.exception(
+                "could not undo the table write after a Scheduler failure",
+                extra={"scheduleId": schedule.scheduleId, "userId": schedule.userId},
+            )
+
+
+def _same_content(a: ScheduleRecord, b: ScheduleRecord) -> bool:
+    """True when a write would change nothing but its bookkeeping."""
+    bookkeeping = {"updatedAt", "revision"}
+    return a.model_dump(exclude=bookkeeping) == b.model_dump(exclude=bookkeeping)

@@ -1,0 +1,1 @@
+"""pydantic shapes: what clients send, what the table stores, what the API answers."""

@@ -1,0 +1,113 @@
+"""What the table stores, one model per entity. Times are aware UTC datetimes here and
+`YYYY-MM-DDTHH:MM:SS.sssZ` text in the table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from post_scheduler.models.requests import PostOptions
+
+ScheduleStatus = Literal["pending", "publishing", "executed", "cancelled", "failed"]
+VideoStatus = Literal["uploading", "ready", "rejected", "published"]
+
+# `publishing` is the publisher's claim on a pending post; clients see it as pending.
+FINAL_STATUSES: frozenset[str] = frozenset({"executed", "cancelled", "failed"})
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class UserRecord(_Record):
+    userId: str
+    plan: str
+    pendingCount: int = 0
+    createdAt: datetime
+    name: str | None = None
+
+
+class ApiKeyRecord(_Record):
+    keyHash: str
+    keyId: str
+    userId: str
+    prefix: str
+    name: str = ""
+    createdAt: datetime
+    lastUsedAt: datetime | None = None
+
+
+class VideoRecord(_Record):
+    videoId: str
+    userId: str
+    title: str = ""
+    description: str = ""
+    sizeBytes: int = 0
+    contentType: str = "video/mp4"
+    s3Key: str
+    status: VideoStatus = "ready"
+    statusReason: str | None = None
+    pendingScheduleId: str | None = None
+    createdAt: datetime
+    publishedAt: datetime | None = None
+
+
+class TikTokAccountRecord(_Record):
+    accountId: str
+    userId: str
+    openId: str = ""
+    username: str = ""
+    displayName: str = ""
+    scope: str = ""
+    # Access and refresh tokens, encrypted with the project's KMS key (base64 ciphertext).
+    accessTokenCipher: str = ""
+    refreshTokenCipher: str = ""
+    accessTokenExpiresAt: datetime | None = None
+    refreshTokenExpiresAt: datetime | None = None
+    tokenVersion: int = 0
+    createdAt: datetime
+    updatedAt: datetime | None = None
+
+
+class ScheduleRecord(_Record):
+    scheduleId: str
+    userId: str
+    videoId: str
+    tiktokAccountId: str
+    scheduledPublishTime: datetime
+    status: ScheduleStatus
+    # `version` changes when the post's schedule changes (time, re-activation); the Scheduler's
+    # event carries it, so a stale event is recognised. `revision` changes on every write and
+    # guards against lost updates.
+    version: int = 1
+    revision: int = 1
+    createdAt: datetime
+    updatedAt: datetime
+    title: str | None = None
+    hashtags: str | None = None
+    postOptions: PostOptions = Field(default_factory=PostOptions)
+    # Publishing progress, written by the publisher.
+    claimedAt: datetime | None = None
+    leaseExpiresAt: datetime | None = None
+    publishStartedAt: datetime | None = None
+    tiktokPublishId: str | None = None
+    uploadUrl: str | None = None
+    uploadUrlExpiresAt: datetime | None = None
+    chunkSize: int | None = None
+    totalChunkCount: int | None = None
+    uploadedBytes: int | None = None
+    publishAttempts: int = 0
+    executedAt: datetime | None = None
+    failedAt: datetime | None = None
+    failureReason: str | None = None
+    cancelledAt: datetime | None = None
+
+    @property
+    def client_status(self) -> str:
+        return "pending" if self.status == "publishing" else self.status
+
+    @property
+    def caption(self) -> str:
+        return " ".join(part for part in (self.title, self.hashtags) if part)

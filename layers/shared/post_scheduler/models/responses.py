@@ -1,0 +1,164 @@
+"""What the API answers, shaped as the reference shows (camelCase, times as ...sssZ)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from post_scheduler.models.records import (
+    ScheduleRecord,
+    TikTokAccountRecord,
+    VideoRecord,
+)
+from post_scheduler.models.requests import PostOptions
+from post_scheduler.timestamps import format_utc
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["VALIDATION_ERROR"])
+    message: str
+    details: Any | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    success: bool = Field(default=False, examples=[False])
+    error: ErrorBody
+
+
+class CreatedSchedule(BaseModel):
+    scheduleId: str
+    scheduledTime: str
+    status: str
+    createdAt: str
+
+    @classmethod
+    def of(cls, schedule: ScheduleRecord) -> CreatedSchedule:
+        return cls(
+            scheduleId=schedule.scheduleId,
+            scheduledTime=format_utc(schedule.scheduledPublishTime),
+            status=schedule.client_status,
+            createdAt=format_utc(schedule.createdAt),
+        )
+
+
+class VideoSummary(BaseModel):
+    id: str
+    title: str | None = None
+    description: str | None = None
+
+
+class AccountSummary(BaseModel):
+    id: str
+    username: str | None = None
+    displayName: str | None = None
+
+
+class ScheduledVideo(BaseModel):
+    """One post as the list and update endpoints show it."""
+
+    id: str
+    scheduledPublishTime: str
+    status: str
+    video: VideoSummary
+    tiktokAccount: AccountSummary
+    title: str | None = None
+    hashtags: str | None = None
+    options: PostOptions
+    createdAt: str
+    updatedAt: str
+    tiktokPublishId: str | None = None
+    publishStartedAt: str | None = None
+    executedAt: str | None = None
+    failureReason: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        schedule: ScheduleRecord,
+        video: VideoRecord | None,
+        account: TikTokAccountRecord | None,
+    ) -> ScheduledVideo:
+        def when(value: Any) -> str | None:
+            return None if value is None else format_utc(value)
+
+        return cls(
+            id=schedule.scheduleId,
+            scheduledPublishTime=format_utc(schedule.scheduledPublishTime),
+            status=schedule.client_status,
+            video=VideoSummary(
+                id=schedule.videoId,
+                title=video.title if video else None,
+                description=video.description if video else None,
+            ),
+            tiktokAccount=AccountSummary(
+                id=schedule.tiktokAccountId,
+                username=account.username if account else None,
+                displayName=account.displayName if account else None,
+            ),
+            title=schedule.title,
+            hashtags=schedule.hashtags,
+            options=schedule.postOptions,
+            createdAt=format_utc(schedule.createdAt),
+            updatedAt=format_utc(schedule.updatedAt),
+            tiktokPublishId=schedule.tiktokPublishId if schedule.status == "executed" else None,
+            publishStartedAt=when(schedule.publishStartedAt),
+            executedAt=when(schedule.executedAt),
+            failureReason=schedule.failureReason if schedule.status == "failed" else None,
+        )
+
+    def public(self) -> dict[str, Any]:
+        """JSON body: publishing details appear only once they exist."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class UpcomingPost(BaseModel):
+    scheduleId: str
+    publishTime: str
+    accountId: str
+
+    @classmethod
+    def of(cls, schedule: ScheduleRecord) -> UpcomingPost:
+        return cls(
+            scheduleId=schedule.scheduleId,
+            publishTime=format_utc(schedule.scheduledPublishTime),
+            accountId=schedule.tiktokAccountId,
+        )
+
+
+class VideoItem(BaseModel):
+    id: str
+    title: str
+    description: str
+    sizeBytes: int
+    contentType: str
+    status: str
+    createdAt: str
+
+    @classmethod
+    def of(cls, video: VideoRecord) -> VideoItem:
+        return cls(
+            id=video.videoId,
+            title=video.title,
+            description=video.description,
+            sizeBytes=video.sizeBytes,
+            contentType=video.contentType,
+            status=video.status,
+            createdAt=format_utc(video.createdAt),
+        )
+
+
+class AccountItem(BaseModel):
+    id: str
+    username: str
+    displayName: str
+    createdAt: str
+
+    @classmethod
+    def of(cls, account: TikTokAccountRecord) -> AccountItem:
+        return cls(
+            id=account.accountId,
+            username=account.username,
+            displayName=account.displayName,
+            createdAt=format_utc(account.createdAt),
+        )

@@ -1,0 +1,64 @@
+"""Deployment settings, read once from the environment the template (or the local stack) sets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a function needs to know about where it runs."""
+
+    table_name: str
+    schedule_group: str
+    publisher_arn: str
+    scheduler_role_arn: str
+    scheduler_dlq_arn: str
+    video_bucket: str
+    min_schedule_lead_seconds: int
+    max_schedule_horizon_days: int
+    publisher_max_retry_attempts: int
+    publisher_max_event_age_seconds: int
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_secret_parameter: str
+    jwt_jwks_url: str
+    tiktok_api_base_url: str
+    tiktok_auth_url: str
+    tiktok_client_parameter: str
+    token_kms_key_id: str
+    publish_lease_margin_seconds: int
+
+
+@cache
+def get_settings() -> Settings:
+    """Settings of this process; tests clear the cache after changing the environment."""
+    env = os.environ.get
+    return Settings(
+        table_name=env("TABLE_NAME", "post-scheduler"),
+        schedule_group=env("SCHEDULE_GROUP", "post-scheduler"),
+        publisher_arn=env("PUBLISHER_FUNCTION_ARN", ""),
+        scheduler_role_arn=env("SCHEDULER_ROLE_ARN", ""),
+        scheduler_dlq_arn=env("SCHEDULER_DLQ_ARN", ""),
+        video_bucket=env("VIDEO_BUCKET", ""),
+        min_schedule_lead_seconds=_int("MIN_SCHEDULE_LEAD_SECONDS", 900),
+        max_schedule_horizon_days=_int("MAX_SCHEDULE_HORIZON_DAYS", 365),
+        publisher_max_retry_attempts=_int("PUBLISHER_MAX_RETRY_ATTEMPTS", 10),
+        publisher_max_event_age_seconds=_int("PUBLISHER_MAX_EVENT_AGE_SECONDS", 3600),
+        jwt_issuer=env("JWT_ISSUER", ""),
+        jwt_audience=env("JWT_AUDIENCE", ""),
+        jwt_secret_parameter=env("JWT_SECRET_PARAMETER", ""),
+        jwt_jwks_url=env("JWT_JWKS_URL", ""),
+        tiktok_api_base_url=env("TIKTOK_API_BASE_URL", "https://open.tiktokapis.com"),
+        tiktok_auth_url=env("TIKTOK_AUTH_URL", "https://www.tiktok.com/v2/auth/authorize/"),
+        tiktok_client_parameter=env("TIKTOK_CLIENT_PARAMETER", ""),
+        token_kms_key_id=env("TOKEN_KMS_KEY_ID", ""),
+        publish_lease_margin_seconds=_int("PUBLISH_LEASE_MARGIN_SECONDS", 30),
+    )

@@ -1,0 +1,84 @@
+"""Builds use cases and adapters from the settings: the one place they are wired together.
+Everything is created once per process and reused by warm invocations."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from post_scheduler.settings import get_settings
+
+if TYPE_CHECKING:
+    from post_scheduler.adapters.scheduler import PublishScheduler
+    from post_scheduler.adapters.table import SchedulingTable
+    from post_scheduler.auth.authorizer import Authorizer
+    from post_scheduler.domain.schedules import ScheduleService
+
+
+@cache
+def scheduling_table() -> SchedulingTable:
+    from post_scheduler.adapters.table import SchedulingTable
+
+    return SchedulingTable(get_settings().table_name)
+
+
+@cache
+def publish_scheduler() -> PublishScheduler:
+    from post_scheduler.adapters.scheduler import PublishScheduler, PublishTarget
+
+    settings = get_settings()
+    return PublishScheduler(
+        settings.schedule_group,
+        PublishTarget(
+            function_arn=settings.publisher_arn,
+            role_arn=settings.scheduler_role_arn,
+            dead_letter_arn=settings.scheduler_dlq_arn,
+            max_retry_attempts=settings.publisher_max_retry_attempts,
+            max_event_age_seconds=settings.publisher_max_event_age_seconds,
+        ),
+    )
+
+
+@cache
+def schedule_service() -> ScheduleService:
+    from post_scheduler.domain.schedules import ScheduleService, TimeRules
+
+    settings = get_settings()
+    return ScheduleService(
+        scheduling_table(),
+        publish_scheduler(),
+        TimeRules(settings.min_schedule_lead_seconds, settings.max_schedule_horizon_days),
+    )
+
+
+@cache
+def authorizer() -> Authorizer:
+    from post_scheduler.auth.authorizer import Authorizer
+    from post_scheduler.auth.jwt_verifier import JwtVerifier
+
+    settings = get_settings()
+    secret_parameter = settings.jwt_secret_parameter
+
+    def hs256_secret() -> str | None:
+        from aws_lambda_powertools.utilities import parameters
+
+        value = parameters.get_parameter(secret_parameter, decrypt=True, max_age=300)
+        return str(value) if value else None
+
+    verifier = JwtVerifier(
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        hs256_secret=hs256_secret if secret_parameter else None,
+        jwks_url=settings.jwt_jwks_url or None,
+    )
+    return Authorizer(scheduling_table(), verifier)
+
+
+def reset() -> None:
+    """Forget everything built so far (tests change settings and AWS mocks between cases)."""
+    from post_scheduler.adapters.aws import aws_client
+
+    for factory in (scheduling_table, publish_scheduler, schedule_service, authorizer):
+        factory.cache_clear()
+    aws_client.cache_clear()
+    get_settings.cache_clear()
