@@ -3,6 +3,7 @@ Everything is created once per process and reused by warm invocations."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,32 @@ def authorizer() -> Authorizer:
     return Authorizer(scheduling_table(), verifier)
 
 
+@dataclass(frozen=True)
+class TikTokAppCredentials:
+    """Our TikTok app's client key and secret (never in the template or logs)."""
+
+    client_key: str
+    client_secret: str
+
+    def __repr__(self) -> str:
+        return f"TikTokAppCredentials(client_key={self.client_key!r}, client_secret=***)"
+
+
+def tiktok_app_credentials() -> TikTokAppCredentials:
+    """From the SSM SecureString named by TIKTOK_CLIENT_PARAMETER, holding
+    `{"clientKey": ..., "clientSecret": ...}`; cached for five minutes so a rotation lands."""
+    import json
+
+    from aws_lambda_powertools.utilities import parameters
+
+    name = get_settings().tiktok_client_parameter
+    if not name:
+        raise RuntimeError("TIKTOK_CLIENT_PARAMETER is not set")
+    raw = parameters.get_parameter(name, decrypt=True, max_age=300)
+    value = json.loads(str(raw))
+    return TikTokAppCredentials(value["clientKey"], value["clientSecret"])
+
+
 def reset() -> None:
     """Forget everything built so far (tests change settings and AWS mocks between cases)."""
     from post_scheduler.adapters.aws import aws_client
@@ -82,3 +109,6 @@ def reset() -> None:
         factory.cache_clear()
     aws_client.cache_clear()
     get_settings.cache_clear()
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
