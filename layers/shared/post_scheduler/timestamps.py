@@ -21,7 +21,7 @@ class TimestampError(ValueError):
 
 def parse_utc(text: str) -> datetime:
     """Parse an ISO 8601 UTC timestamp to an aware datetime, truncated to milliseconds."""
-    match = _ISO_UTC.match(text)
+    match = _ISO_UTC.fullmatch(text)  # `$` alone would let a trailing newline through
     if match is None:
         raise TimestampError("must be an ISO 8601 UTC datetime such as 2025-10-21T14:30:00Z")
     if match["zone"] not in ("Z", "z", "+00:00"):
@@ -41,7 +41,11 @@ def parse_utc(text: str) -> datetime:
 def format_utc(moment: datetime) -> str:
     """Render as `YYYY-MM-DDTHH:MM:SS.sssZ`."""
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Not strftime: its %Y does not zero-pad years before 1000 on Linux.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def utc_now() -> datetime:

@@ -42,7 +42,7 @@ class PublishTarget:
 def schedule_name(schedule_id: str) -> str:
     """The Scheduler name of a post's schedule."""
     name = f"{SCHEDULE_NAME_PREFIX}{schedule_id}"
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ScheduleRequestInvalid(f"schedule name {name!r} breaks Scheduler's naming rule")
     return name
 
@@ -51,7 +51,7 @@ def at_expression(fire_at: datetime) -> str:
     """`at(...)` for a whole UTC minute (Scheduler's precision)."""
     fire_at = fire_at.astimezone(UTC).replace(second=0, microsecond=0)
     expression = f"at({fire_at.strftime('%Y-%m-%dT%H:%M:%S')})"
-    if not _AT.match(expression):
+    if not _AT.fullmatch(expression):
         raise ScheduleRequestInvalid(f"{expression!r} is not a one-time schedule expression")
     return expression
 
@@ -68,7 +68,7 @@ class PublishScheduler:
     """Creates, moves and removes posts' one-time schedules."""
 
     def __init__(self, group_name: str, target: PublishTarget, client: Any = None) -> None:
-        if not _NAME.match(group_name):
+        if not _NAME.fullmatch(group_name):
             raise ScheduleRequestInvalid(f"schedule group {group_name!r} breaks the naming rule")
         self.group_name = group_name
         self.target = target

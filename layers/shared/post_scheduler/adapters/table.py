@@ -3,8 +3,10 @@
 Layout (pk / sk):
     USER#<userId>   / PROFILE                 user: plan, pendingCount
     APIKEY#<sha256> / APIKEY                  API key (hash only); gsi1 USER#<userId> / APIKEY#..
-    USER#<userId>   / VIDEO#<videoId>         video; `pendingScheduleId` = one-pending-post lock
+    USER#<userId>   / VIDEO#<videoId>         video; `pendingScheduleId` = one-pending-post lock;
+                                              while uploading, `expiresAt` (TTL) and `uploadId`
     USER#<userId>   / ACCOUNT#<accountId>     TikTok account (tokens encrypted)
+    OAUTH#<sha256>  / STATE                   a TikTok connect flow, by its state's hash (TTL)
     USER#<userId>   / SCHEDULE#<scheduleId>   scheduled post
         gsi1 (UserIndex): USER#<userId> / SCHEDULE#<time>#<scheduleId>   the user's posts by time
         DueIndex: DUE / <time>#<scheduleId>   only while pending or publishing (sparse)
@@ -15,8 +17,11 @@ condition inside one transaction, never a read followed by a write.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from contextlib import suppress
+from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -31,11 +36,13 @@ from post_scheduler.adapters.paging import (
 from post_scheduler.domain.plans import PENDING_POST_LIMITS
 from post_scheduler.errors import (
     Conflict,
+    DependencyUnavailable,
     Forbidden,
     NotFound,
     SchedulingLimitExceeded,
     Unprocessable,
 )
+from post_scheduler.models.accounts import OAuthStateRecord
 from post_scheduler.models.records import (
     ApiKeyRecord,
     ScheduleRecord,
@@ -43,7 +50,12 @@ from post_scheduler.models.records import (
     UserRecord,
     VideoRecord,
 )
+from post_scheduler.models.videos import VideoFileRecord
 from post_scheduler.timestamps import format_utc
+
+# Attempts of a transaction cancelled by a conflicting one, with jittered exponential backoff.
+_TRANSACTION_ATTEMPTS = 4
+_TRANSACTION_BACKOFF_SECONDS = 0.025
 
 USER_INDEX = "UserIndex"
 DUE_INDEX = "DueIndex"
@@ -303,13 +315,23 @@ class SchedulingTable:
         return Conflict("the post changed while this request ran; retry")
 
     def _transact(self, items: list[dict[str, Any]], explain: Any) -> None:
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except self.client.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-                raise  # throttling or a conflicting transaction: a fault, not the client's doing
-            raise explain(reasons) from None
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons") or []
+                if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                    raise explain(reasons) from None
+                # Nothing was written: another transaction held one of the items at that moment
+                # (TransactionConflict: concurrent creates share the user's counter) or a
+                # partition was throttled. botocore does not retry these; try again shortly.
+                if attempt + 1 == _TRANSACTION_ATTEMPTS:
+                    raise DependencyUnavailable(
+                        "the database is busy with this data; nothing was changed, retry shortly",
+                        {"reasons": sorted({str(r.get("Code")) for r in reasons} - {"None"})},
+                    ) from exc
+            time.sleep(random.uniform(0, _TRANSACTION_BACKOFF_SECONDS * 2**attempt))  # noqa: S311
 
     # --- changing a post ----------------------------------------------------------------------
 
@@ -431,8 +453,8 @@ class SchedulingTable:
     def list_schedules(
         self, user_id: str, limit: int, page_token: str | None, status: str | None = None
     ) -> tuple[list[ScheduleRecord], str | None]:
-        """The user's posts by scheduled time; with `status`, only those (filtered server-side,
-        pages may then be shorter than `limit`)."""
+        """The user's posts by scheduled time; with `status`, only those (filtered server-side;
+        pages are still full, see `_page`)."""
         partition = f"USER#{user_id}"
         request: dict[str, Any] = {
             "TableName": self.name,
@@ -458,17 +480,8 @@ class SchedulingTable:
             request["ExpressionAttributeValues"].update(
                 _values(**{f"s{i}": s for i, s in enumerate(statuses)})
             )
-        records: list[ScheduleRecord] = []
-        # A filtered page may come back short; keep reading until it is full or the data ends.
-        while True:
-            response = self.client.query(**request)
-            records.extend(ScheduleRecord.model_validate(from_item(i)) for i in response["Items"])
-            last = response.get("LastEvaluatedKey")
-            if status is None or last is None or len(records) >= limit:
-                break
-            request["ExclusiveStartKey"] = last
-            request["Limit"] = limit - len(records)
-        return records, encode_page_token(last)
+        items, token = self._page(request, limit, ("pk", "sk", "gsi1pk", "gsi1sk"))
+        return [ScheduleRecord.model_validate(from_item(i)) for i in items], token
 
     def list_upcoming(
         self, now: datetime, limit: int, page_token: str | None
@@ -488,18 +501,13 @@ class SchedulingTable:
         start = decode_page_token(
             page_token, {"dueShard": DUE_SHARD}, frozenset({"pk", "sk", "dueShard", "dueAt"})
         )
-        if start is not None:
+        # A page read a while ago may end at a post whose time has passed since: everything up
+        # to it is past too, so the rest of the list starts now (DynamoDB refuses a start key
+        # outside the key condition).
+        if start is not None and start["dueAt"]["S"] > format_utc(now):
             request["ExclusiveStartKey"] = start
-        records: list[ScheduleRecord] = []
-        while True:
-            response = self.client.query(**request)
-            records.extend(ScheduleRecord.model_validate(from_item(i)) for i in response["Items"])
-            last = response.get("LastEvaluatedKey")
-            if last is None or len(records) >= limit:
-                break
-            request["ExclusiveStartKey"] = last
-            request["Limit"] = limit - len(records)
-        return records, encode_page_token(last)
+        items, token = self._page(request, limit, ("pk", "sk", "dueShard", "dueAt"))
+        return [ScheduleRecord.model_validate(from_item(i)) for i in items], token
 
     def list_due(self, due_before: datetime, limit: int = 100) -> list[ScheduleRecord]:
         """Pending or publishing posts whose time is before `due_before`, oldest first."""
@@ -528,9 +536,31 @@ class SchedulingTable:
             if not start["sk"]["S"].startswith(prefix):
                 raise invalid_page_token()
             request["ExclusiveStartKey"] = start
-        response = self.client.query(**request)
-        records = [model.model_validate(from_item(i)) for i in response["Items"]]
-        return records, encode_page_token(response.get("LastEvaluatedKey"))
+        items, token = self._page(request, limit, ("pk", "sk"))
+        return [model.model_validate(from_item(i)) for i in items], token
+
+    def _page(
+        self, request: dict[str, Any], limit: int, key_names: tuple[str, ...]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to `limit` items of a Query, and a page token only if another item exists.
+
+        DynamoDB returns a LastEvaluatedKey whenever it stops at `Limit`, even when nothing
+        follows, and a filter may leave a page short. So read until one item more than asked
+        is found or the data ends, and point the token at the last item returned.
+        """
+        items: list[dict[str, Any]] = []
+        while True:
+            request["Limit"] = limit + 1 - len(items)
+            response = self.client.query(**request)
+            items.extend(response["Items"])
+            last = response.get("LastEvaluatedKey")
+            if len(items) > limit or last is None:
+                break
+            request["ExclusiveStartKey"] = last
+        if len(items) <= limit:
+            return items, None
+        items = items[:limit]
+        return items, encode_page_token({name: items[-1][name] for name in key_names})
 
     def get_videos_and_accounts(
         self, user_id: str, video_ids: set[str], account_ids: set[str]
@@ -566,6 +596,367 @@ class SchedulingTable:
                     break
         return found
 
+    # --- videos: uploads ----------------------------------------------------------------------
+
+    def create_video(self, video: VideoFileRecord) -> None:
+        """Write a new video (normally `uploading`); its id must be new."""
+        self.client.put_item(
+            TableName=self.name,
+            Item=to_item(video, video_key(video.userId, video.videoId), entity="video"),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get_video_file(self, user_id: str, video_id: str) -> VideoFileRecord | None:
+        """The video with its upload bookkeeping."""
+        return _record(VideoFileRecord, self._get(video_key(user_id, video_id)))
+
+    def finish_video_upload(
+        self,
+        user_id: str,
+        video_id: str,
+        *,
+        accepted: bool,
+        reason: str | None,
+        etag: str | None,
+        now: datetime,
+    ) -> VideoFileRecord | None:
+        """Move an `uploading` video to `ready` (or `rejected` with a reason). None when the
+        video is gone or was already decided (S3 events may arrive twice)."""
+        sets = ["#status = :status"]
+        values: dict[str, Any] = {"uploading": "uploading"}
+        if accepted:
+            sets += ["readyAt = :now", "objectETag = :etag"]
+            values.update(status="ready", now=now, etag=etag or "")
+        else:
+            sets.append("statusReason = :reason")
+            values.update(status="rejected", reason=reason or "rejected")
+        try:
+            response = self.client.update_item(
+                TableName=self.name,
+                Key=video_key(user_id, video_id),
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE uploadId, expiresAt",
+                ConditionExpression="attribute_exists(pk) AND #status = :uploading",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=_values(**values),
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return _record(VideoFileRecord, response["Attributes"])
+
+    def delete_video(self, user_id: str, video_id: str) -> VideoFileRecord:
+        """Delete a video no pending post uses (one condition, so a post created meanwhile
+        either sees the video gone or keeps it)."""
+        try:
+            response = self.client.delete_item(
+                TableName=self.name,
+                Key=video_key(user_id, video_id),
+                ConditionExpression=(
+                    "attribute_exists(pk) AND attribute_not_exists(pendingScheduleId)"
+                ),
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            old = exc.response.get("Item")
+            if old is None:
+                raise NotFound("video not found") from None
+            raise Conflict(
+                "a pending scheduled post uses this video; cancel or delete that post first",
+                {"videoId": video_id, "scheduleId": from_item(old).get("pendingScheduleId")},
+            ) from None
+        deleted = _record(VideoFileRecord, response["Attributes"])
+        assert deleted is not None
+        return deleted
+
+    # --- TikTok accounts: connecting and disconnecting ----------------------------------------
+
+    def put_oauth_state(self, state: OAuthStateRecord) -> None:
+        """Remember a connect flow until its callback (the TTL removes it if none comes)."""
+        self.client.put_item(
+            TableName=self.name,
+            Item=to_item(state, oauth_state_key(state.stateHash), entity="oauthState"),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def take_oauth_state(self, state_hash: str) -> OAuthStateRecord | None:
+        """Consume a connect flow: delete it and return what it was, so a `state` works once
+        even when two callbacks race."""
+        response = self.client.delete_item(
+            TableName=self.name, Key=oauth_state_key(state_hash), ReturnValues="ALL_OLD"
+        )
+        return _record(OAuthStateRecord, response.get("Attributes"))
+
+    def find_account_by_open_id(self, user_id: str, open_id: str) -> TikTokAccountRecord | None:
+        """The user's account for this TikTok user, if connected before."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "FilterExpression": "openId = :openId",
+            "ExpressionAttributeValues": _values(
+                pk=f"USER#{user_id}", prefix="ACCOUNT#", openId=open_id
+            ),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.client.query(**request)
+            for item in response["Items"]:
+                return TikTokAccountRecord.model_validate(from_item(item))
+            if "LastEvaluatedKey" not in response:
+                return None
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def save_account_grant(self, account: TikTokAccountRecord) -> bool:
+        """Create the account or refresh its profile and tokens (one write; `createdAt` is kept
+        and `tokenVersion` moves on, so a publisher refreshing the old tokens notices). True
+        when the account is new."""
+        fields = account.model_dump(
+            include={
+                "accountId", "userId", "openId", "username", "displayName", "scope",
+                "accessTokenCipher", "refreshTokenCipher", "accessTokenExpiresAt",
+                "refreshTokenExpiresAt", "updatedAt",
+            },
+            exclude_none=True,
+        )  # fmt: skip
+        names = {f"#{name}": name for name in fields}
+        sets = [f"#{name} = :{name}" for name in fields]
+        sets += [
+            "entity = :entity",
+            "createdAt = if_not_exists(createdAt, :createdAt)",
+            "tokenVersion = if_not_exists(tokenVersion, :zero) + :one",
+        ]
+        try:
+            response = self.client.update_item(
+                TableName=self.name,
+                Key=account_key(account.userId, account.accountId),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_not_exists(pk) OR #openId = :openId",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_values(
+                    **fields, entity="account", createdAt=account.createdAt, zero=0, one=1
+                ),
+                ReturnValues="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise Conflict("another TikTok user is connected under this account id") from None
+        return not response.get("Attributes")
+
+    def delete_account(self, user_id: str, account_id: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.name,
+                Key=account_key(user_id, account_id),
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise NotFound("TikTok account not found") from None
+
+    def list_active_schedules_of_account(
+        self, user_id: str, account_id: str
+    ) -> list[ScheduleRecord]:
+        """The user's pending and publishing posts to this account (strongly consistent, so a
+        post created just before is seen)."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "FilterExpression": "tiktokAccountId = :account AND #status IN (:pending, :publishing)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": _values(
+                pk=f"USER#{user_id}",
+                prefix="SCHEDULE#",
+                account=account_id,
+                pending="pending",
+                publishing="publishing",
+            ),
+            "ConsistentRead": True,
+        }
+        found: list[ScheduleRecord] = []
+        while True:
+            response = self.client.query(**request)
+            found.extend(ScheduleRecord.model_validate(from_item(i)) for i in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return found
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def list_active_schedules_of_user(self, user_id: str) -> list[ScheduleRecord]:
+        """All of the user's pending and publishing posts (strongly consistent)."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "FilterExpression": "#status IN (:pending, :publishing)",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": _values(
+                pk=f"USER#{user_id}", prefix="SCHEDULE#", pending="pending", publishing="publishing"
+            ),
+            "ConsistentRead": True,
+        }
+        found: list[ScheduleRecord] = []
+        while True:
+            response = self.client.query(**request)
+            found.extend(ScheduleRecord.model_validate(from_item(i)) for i in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return found
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # --- API keys: the user's list ------------------------------------------------------------
+
+    def _api_key_query(self, user_id: str) -> dict[str, Any]:
+        return {
+            "TableName": self.name,
+            "IndexName": USER_INDEX,
+            "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to",
+            "ExpressionAttributeValues": _values(
+                pk=f"USER#{user_id}", **{"from": _API_KEY_SK_FIRST, "to": _API_KEY_SK_LAST}
+            ),
+        }
+
+    def count_api_keys(self, user_id: str) -> int:
+        request = {**self._api_key_query(user_id), "Select": "COUNT"}
+        total = 0
+        while True:
+            response = self.client.query(**request)
+            total += int(response["Count"])
+            if "LastEvaluatedKey" not in response:
+                return total
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def list_api_keys(
+        self, user_id: str, limit: int, page_token: str | None
+    ) -> tuple[list[ApiKeyRecord], str | None]:
+        """A page of the user's keys, oldest first. The page token holds only the index's sort
+        key (never the table key, which is the key's hash)."""
+        request = self._api_key_query(user_id)
+        after = decode_page_token(page_token, {}, frozenset({"gsi1sk"}))
+        skip = None
+        request["Limit"] = limit
+        if after is not None:
+            skip = after["gsi1sk"]["S"]
+            if not skip.startswith(_API_KEY_SK_FIRST):
+                raise invalid_page_token()
+            request["ExpressionAttributeValues"][":from"] = {"S": skip}
+            request["Limit"] = limit + 1  # BETWEEN includes the last item of the previous page
+        response = self.client.query(**request)
+        items = [from_item(i) for i in response["Items"]]
+        items = [i for i in items if i["gsi1sk"] != skip][:limit]
+        records = [ApiKeyRecord.model_validate(i) for i in items]
+        more = "LastEvaluatedKey" in response and items
+        token = encode_page_token({"gsi1sk": {"S": items[-1]["gsi1sk"]}}) if more else None
+        return records, token
+
+    def find_api_key(self, user_id: str, key_id: str) -> ApiKeyRecord | None:
+        """The user's key with this id (looked up in the user's index: keys are stored under
+        their hash)."""
+        request = {
+            **self._api_key_query(user_id),
+            "FilterExpression": "keyId = :keyId",
+        }
+        request["ExpressionAttributeValues"].update(_values(keyId=key_id))
+        while True:
+            response = self.client.query(**request)
+            for item in response["Items"]:
+                return ApiKeyRecord.model_validate(from_item(item))
+            if "LastEvaluatedKey" not in response:
+                return None
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def delete_api_key(self, api_key: ApiKeyRecord) -> None:
+        """Revoke: the authorizer finds the key no more (once its cached answer expires)."""
+        try:
+            self.client.delete_item(
+                TableName=self.name,
+                Key=api_key_key(api_key.keyHash),
+                ConditionExpression="userId = :userId",
+                ExpressionAttributeValues=_values(userId=api_key.userId),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise NotFound("API key not found") from None
+
+    def touch_api_key(self, key_hash: str, now: datetime, interval_seconds: int = 60) -> None:
+        """Record that the key was used, at most once per `interval_seconds`."""
+        cutoff = now - timedelta(seconds=interval_seconds)
+        # A failed condition means used within the interval (or revoked): nothing to record.
+        with suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.name,
+                Key=api_key_key(key_hash),
+                UpdateExpression="SET lastUsedAt = :now",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND"
+                    " (attribute_not_exists(lastUsedAt) OR lastUsedAt < :cutoff)"
+                ),
+                ExpressionAttributeValues=_values(now=now, cutoff=cutoff),
+            )
+
+    # --- users: operators' changes ------------------------------------------------------------
+
+    def create_user(self, user: UserRecord) -> None:
+        try:
+            self.client.put_item(
+                TableName=self.name,
+                Item=to_item(user, user_key(user.userId), entity="user"),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise Conflict(f"user {user.userId} already exists") from None
+
+    def change_plan(self, user_id: str, plan: str, max_pending: int | None) -> UserRecord:
+        """Set the user's plan; with `max_pending`, only while the user has at most that many
+        pending posts (checked in the same write, so no create can slip in between)."""
+        condition = "attribute_exists(pk)"
+        values: dict[str, Any] = {"plan": plan}
+        if max_pending is not None:
+            condition += " AND (attribute_not_exists(pendingCount) OR pendingCount <= :max)"
+            values["max"] = max_pending
+        try:
+            response = self.client.update_item(
+                TableName=self.name,
+                Key=user_key(user_id),
+                UpdateExpression="SET #plan = :plan",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#plan": "plan"},
+                ExpressionAttributeValues=_values(**values),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            old = exc.response.get("Item")
+            if old is None:
+                raise NotFound(f"user {user_id} not found") from None
+            pending = int(from_item(old).get("pendingCount", 0))
+            raise Conflict(
+                f"user {user_id} has {pending} pending posts, more than {max_pending}",
+                {"pendingCount": pending},
+            ) from None
+        changed = _record(UserRecord, response["Attributes"])
+        assert changed is not None
+        return changed
+
+    def list_users(self, limit: int, page_token: str | None) -> tuple[list[UserRecord], str | None]:
+        """A page of users (a scan: for operators, not for request paths)."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "FilterExpression": "entity = :user",
+            "ExpressionAttributeValues": _values(user="user"),
+            "Limit": limit,
+        }
+        start = decode_page_token(page_token, {}, frozenset({"pk", "sk"}))
+        if start is not None:
+            request["ExclusiveStartKey"] = start
+        response = self.client.scan(**request)
+        users = [UserRecord.model_validate(from_item(i)) for i in response["Items"]]
+        return users, encode_page_token(response.get("LastEvaluatedKey"))
+
 
 def _changed_meanwhile() -> Conflict:
     return Conflict("the scheduled post changed while this request ran; fetch it and retry")
+
+
+# --- keys of the onboarding items ---------------------------------------------------------------
+
+# Every API key's UserIndex sort key lies in this range ("$" sorts right after "#").
+_API_KEY_SK_FIRST = "APIKEY#"
+_API_KEY_SK_LAST = "APIKEY$"
+
+
+def oauth_state_key(state_hash: str) -> dict[str, Any]:
+    return _key(f"OAUTH#{state_hash}", "STATE")

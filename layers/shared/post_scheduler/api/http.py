@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -110,11 +111,16 @@ class _StrictJson:
         if _nesting_depth(text) > MAX_JSON_DEPTH:
             raise ValidationFailed(f"request body nests deeper than {MAX_JSON_DEPTH} levels")
         try:
-            json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+            parsed = json.loads(
+                text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants
+            )
         except ValidationFailed:
             raise
         except ValueError:
             raise ValidationFailed("request body is not valid JSON") from None
+        # Every body is an object; Powertools would take an array's first item as the body.
+        if not isinstance(parsed, dict):
+            raise ValidationFailed("request body must be a JSON object")
 
 
 def _nesting_depth(text: str) -> int:
@@ -153,12 +159,43 @@ def _no_constants(name: str) -> Any:
     raise ValidationFailed(f"{name} is not a JSON value")
 
 
+class _Resolver(APIGatewayHttpResolver):
+    """Powertools keeps the current event and context on a class shared by every resolver in
+    the process. Lambda runs one event per process, but a local runner that serves concurrent
+    requests from one process (one handler instance each) would see them cross: one request
+    validated with another's body and caller. This resolver keeps its own."""
+
+    _own_event: Any = None
+    _own_context: Any = None
+
+    @property
+    def current_event(self) -> Any:
+        return self._own_event
+
+    @current_event.setter
+    def current_event(self, value: Any) -> None:
+        self._own_event = value
+
+    @property
+    def lambda_context(self) -> Any:
+        return self._own_context
+
+    @lambda_context.setter
+    def lambda_context(self, value: Any) -> None:
+        self._own_context = value
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        self._own_event = self._to_proxy_event(dict(event))
+        self._own_context = context
+        return super().resolve(event, context)
+
+
 class JsonApi:
     """One function's routes with the API's conventions."""
 
     def __init__(self, *, authenticated: bool = True) -> None:
         self.authenticated = authenticated
-        self.routes = APIGatewayHttpResolver(enable_validation=True)
+        self.routes = _Resolver(enable_validation=True)
         self.routes.exception_handler(ApiError)(error_response)
         self.routes.exception_handler(RequestValidationError)(
             lambda exc: error_response(validation_failure(list(exc.errors())))
@@ -190,6 +227,7 @@ class JsonApi:
             _StrictJson.check(event)
         except ApiError as error:
             return _as_http_api_result(error_response(error))
+        _normalise_content_type(event)
         result: dict[str, Any] = self.routes.resolve(event, context)
         return result
 
@@ -205,6 +243,16 @@ class JsonApi:
             return self.handle(event, context)
 
         return lambda_handler
+
+
+def _normalise_content_type(event: dict[str, Any]) -> None:
+    """Media types are case-insensitive (RFC 9110), Powertools' body parser is not: hand it the
+    lower-case form of a JSON content type `_StrictJson` already accepted."""
+    headers = event.get("headers") or {}
+    for name, value in list(headers.items()):
+        if name.lower() == "content-type" and isinstance(value, str):
+            media_type, _, parameters = value.partition(";")
+            headers[name] = media_type.strip().lower() + (f";{parameters}" if parameters else "")
 
 
 def _as_http_api_result(response: Response[str]) -> dict[str, Any]:

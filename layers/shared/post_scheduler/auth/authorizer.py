@@ -77,7 +77,18 @@ class Authorizer:
         user = self.table.get_user(record.userId)
         if user is None:
             raise InvalidCredentials("invalid API key")
+        self._note_use(record.keyHash, record.lastUsedAt)
         return Identity(user.userId, user.plan, "apiKey", 0)
+
+    def _note_use(self, key_hash: str, last_used_at: datetime | None) -> None:
+        """Keep the key's `lastUsedAt` (minute precision is plenty; a failure only loses it)."""
+        now = self.clock()
+        if last_used_at is not None and (now - last_used_at).total_seconds() < 60:
+            return
+        try:
+            self.table.touch_api_key(key_hash, now, interval_seconds=60)
+        except Exception:
+            logger.warning("could not record the API key's last use", exc_info=True)
 
     def _by_jwt(self, token: str) -> Identity:
         try:

@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from post_scheduler.domain.time_rules import check_publish_time, schedule_fire_time
-from post_scheduler.errors import Conflict, DependencyUnavailable, NotFound
+from post_scheduler.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
+from post_scheduler.models.fields import TIKTOK_CAPTION_LIMIT, utf16_length
 from post_scheduler.models.records import ScheduleRecord
 from post_scheduler.models.requests import (
     CreateScheduleRequest,
@@ -34,11 +35,14 @@ logger = logging.getLogger(__name__)
 # Publishing details a post loses when it becomes pending again (a new publish starts afresh).
 _PUBLISH_STATE_RESET = {
     "claimedAt": None,
+    "claimToken": None,
     "leaseExpiresAt": None,
     "publishStartedAt": None,
     "tiktokPublishId": None,
     "uploadUrl": None,
     "uploadUrlExpiresAt": None,
+    "videoEtag": None,
+    "videoSizeBytes": None,
     "chunkSize": None,
     "totalChunkCount": None,
     "uploadedBytes": None,
@@ -46,6 +50,7 @@ _PUBLISH_STATE_RESET = {
     "executedAt": None,
     "failedAt": None,
     "failureReason": None,
+    "lastError": None,
     "cancelledAt": None,
 }
 
@@ -152,6 +157,13 @@ class ScheduleService:
         for field in ("title", "hashtags"):
             if field in request.model_fields_set:
                 changes[field] = getattr(request, field)
+        # The request alone cannot see the stored half of the caption: check the whole of it.
+        caption = current.model_copy(update=changes).caption
+        if utf16_length(caption) > TIKTOK_CAPTION_LIMIT:
+            message = f"title and hashtags together must fit TikTok's {TIKTOK_CAPTION_LIMIT}"
+            raise ValidationFailed(
+                f"{message}-character caption", [{"field": "body", "message": message}]
+            )
         if "options" in request.model_fields_set:
             changes["postOptions"] = request.options or PostOptions()
         changes["scheduledPublishTime"] = new_time
@@ -184,7 +196,7 @@ class ScheduleService:
         self.table.replace_schedule(updated, expected=current)
         if time_moved:
             try:
-                self._arm(updated, now)
+                self._arm(updated, now, move=True)
             except DependencyUnavailable:
                 restored = current.model_copy(update={"revision": updated.revision + 1})
                 self._undo(lambda: self.table.replace_schedule(restored, expected=updated), updated)
@@ -254,8 +266,11 @@ class ScheduleService:
             publish_at, now, self.rules.min_lead_seconds, self.rules.max_horizon_days
         )
 
-    def _arm(self, schedule: ScheduleRecord, now: datetime) -> None:
-        self.scheduler.create(
+    def _arm(self, schedule: ScheduleRecord, now: datetime, *, move: bool = False) -> None:
+        # A pending post's schedule exists: move it with one UpdateSchedule (not a create
+        # that fails with ConflictException first). Either call falls back to the other.
+        arm = self.scheduler.update if move else self.scheduler.create
+        arm(
             schedule.scheduleId,
             schedule.userId,
             schedule.version,

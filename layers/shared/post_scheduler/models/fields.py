@@ -18,14 +18,17 @@ ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 # TikTok counts the caption in UTF-16 code units.
 TIKTOK_CAPTION_LIMIT = 2200
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def utf16_length(text: str) -> int:
     """Length as TikTok measures it."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _caption_text(value: str) -> str:
+    if _LONE_SURROGATE.search(value):
+        raise ValueError("must be valid Unicode text (it holds a lone surrogate)")
     if _CONTROL.search(value):
         raise ValueError("must not contain control characters (tab and newline are allowed)")
     if utf16_length(value) > TIKTOK_CAPTION_LIMIT:
@@ -52,6 +55,9 @@ def _hashtags(value: str) -> str:
 Hashtags = Annotated[str, AfterValidator(_hashtags)]
 
 
+UTC_TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|\+00:00)$"
+
+
 def _utc_timestamp(value: object) -> datetime:
     if not isinstance(value, str):
         raise ValueError("must be a string holding an ISO 8601 UTC datetime")
@@ -64,5 +70,10 @@ def _utc_timestamp(value: object) -> datetime:
 UtcTimestamp = Annotated[
     datetime,
     BeforeValidator(_utc_timestamp),
-    Field(description="ISO 8601 datetime in UTC (Z or +00:00)", examples=["2025-10-21T14:30:00Z"]),
+    Field(
+        description="ISO 8601 datetime in UTC (Z or +00:00)",
+        examples=["2025-10-21T14:30:00Z"],
+        # What parse_utc accepts, for the OpenAPI document: other offsets are refused.
+        json_schema_extra={"pattern": UTC_TIMESTAMP_PATTERN},
+    ),
 ]

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from post_scheduler.models.requests import PostOptions
 
@@ -90,11 +91,14 @@ class ScheduleRecord(_Record):
     postOptions: PostOptions = Field(default_factory=PostOptions)
     # Publishing progress, written by the publisher.
     claimedAt: datetime | None = None
+    claimToken: str | None = None
     leaseExpiresAt: datetime | None = None
     publishStartedAt: datetime | None = None
     tiktokPublishId: str | None = None
     uploadUrl: str | None = None
     uploadUrlExpiresAt: datetime | None = None
+    videoEtag: str | None = None
+    videoSizeBytes: int | None = None
     chunkSize: int | None = None
     totalChunkCount: int | None = None
     uploadedBytes: int | None = None
@@ -102,7 +106,16 @@ class ScheduleRecord(_Record):
     executedAt: datetime | None = None
     failedAt: datetime | None = None
     failureReason: str | None = None
+    lastError: str | None = None
     cancelledAt: datetime | None = None
+
+    @field_validator("postOptions", mode="before")
+    @classmethod
+    def _stored_options(cls, value: Any) -> Any:
+        # The table gives numbers back as Decimal; the (strict) options model takes ints.
+        if isinstance(value, dict):
+            return {k: int(v) if isinstance(v, Decimal) else v for k, v in value.items()}
+        return value
 
     @property
     def client_status(self) -> str:

@@ -1,0 +1,321 @@
+"""The DynamoDB and Scheduler calls each endpoint makes (counted with botocore's event hooks on
+the functions' shared clients), and that each function's IAM policy in the template allows
+exactly what it was seen doing (least privilege that still works)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from post_scheduler.adapters.aws import aws_client
+from tests.support import (
+    AwsStack,
+    assert_error,
+    assert_ok,
+    claims,
+    configure_jwt,
+    failing_aws_call,
+    future,
+    hs256_token,
+)
+
+TRANSACTION_PARTS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+class FunctionCalls:
+    """AWS calls made inside each function invocation, by function."""
+
+    def __init__(self, stack: AwsStack) -> None:
+        self.stack = stack
+        self.current: list[str] = []
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+        self.clients: list[Any] = []
+
+    def record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        function = self.current[-1] if self.current else "test"
+        self.calls.append((function, f"{model.service_model.endpoint_prefix}.{model.name}", params))
+
+    def of(self, function: str) -> list[str]:
+        names = []
+        for name, operation, params in self.calls:
+            if name != function:
+                continue
+            if operation.endswith("TransactWriteItems"):
+                parts = ",".join(next(iter(p)) for p in params["TransactItems"])
+                operation = f"{operation}[{parts}]"
+            names.append(operation)
+        return names
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+    def attach(self) -> None:
+        """Listen on the functions' current clients (again after `wiring.reset()`)."""
+        for service in ("dynamodb", "scheduler"):
+            client = aws_client(service)
+            client.meta.events.register("before-parameter-build", self.record)
+            self.clients.append(client)
+
+    def detach(self) -> None:
+        for client in self.clients:
+            client.meta.events.unregister("before-parameter-build", self.record)
+
+
+@pytest.fixture
+def recorded(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FunctionCalls]:
+    recorder = FunctionCalls(stack)
+    runner = stack.gateway.runner
+    invoke = runner.invoke
+
+    def tagged(function: str, event: Any, *args: Any, **kwargs: Any) -> Any:
+        recorder.current.append(function)
+        try:
+            return invoke(function, event, *args, **kwargs)
+        finally:
+            recorder.current.pop()
+
+    monkeypatch.setattr(runner, "invoke", tagged)
+    recorder.attach()
+    yield recorder
+    recorder.detach()
+
+
+def measure(recorded: FunctionCalls, action: Callable[[], Any], function: str) -> list[str]:
+    recorded.clear()
+    action()
+    return recorded.of(function)
+
+
+TX_CREATE = "dynamodb.TransactWriteItems[Update,ConditionCheck,Update,Put]"
+TX_END = "dynamodb.TransactWriteItems[Put,Update,Update]"
+TX_DELETE = "dynamodb.TransactWriteItems[Delete,Update,Update]"
+
+
+def test_calls_per_endpoint(stack: AwsStack, recorded: FunctionCalls) -> None:
+    user = stack.user("basic")
+    video, account = user.video(), user.account()
+
+    # The authorizer, uncached: the key, its user, and the key's lastUsedAt (once a minute).
+    assert measure(
+        recorded, lambda: assert_ok(user.call("GET", "/api/v1/videos")), "AuthorizerFunction"
+    ) == [
+        "dynamodb.GetItem",
+        "dynamodb.GetItem",
+        "dynamodb.UpdateItem",
+    ]
+
+    created: list[str] = []
+
+    def create() -> None:
+        created.append(assert_ok(user.create(video, account))["scheduleId"])
+
+    # Create: one transaction, one schedule.
+    assert measure(recorded, create, "CreateScheduleFunction") == [
+        TX_CREATE,
+        "scheduler.CreateSchedule",
+    ]
+    schedule_id = created[0]
+
+    # Refusals cost one transaction (409/403/404) or nothing at all (400/422).
+    assert measure(
+        recorded, lambda: assert_error(user.create(video, account), 409, "CONFLICT"),
+        "CreateScheduleFunction",
+    ) == [TX_CREATE]  # fmt: skip
+    assert (
+        measure(
+            recorded,
+            lambda: assert_error(
+                user.create(video, account, future(1)), 422, "UNPROCESSABLE_ENTITY"
+            ),
+            "CreateScheduleFunction",
+        )
+        == []
+    )
+
+    # Lists: one query (plus one BatchGetItem for the videos and accounts of the page).
+    assert measure(
+        recorded, lambda: assert_ok(user.call("GET", "/api/v1/schedule/scheduled-videos")),
+        "ListScheduledVideosFunction",
+    ) == ["dynamodb.Query", "dynamodb.BatchGetItem"]  # fmt: skip
+    assert measure(
+        recorded, lambda: assert_ok(stack.call("GET", "/api/v1/schedule/upcoming")),
+        "UpcomingFunction",
+    ) == ["dynamodb.Query"]  # fmt: skip
+    assert measure(
+        recorded, lambda: assert_ok(user.call("GET", "/api/v1/videos")), "ListVideosFunction"
+    ) == ["dynamodb.Query"]
+    assert measure(
+        recorded, lambda: assert_ok(user.call("GET", "/api/v1/tiktok-accounts")),
+        "ListTikTokAccountsFunction",
+    ) == ["dynamodb.Query"]  # fmt: skip
+
+    # Update: read the post, write it, keep the schedule in step, read the details for the answer.
+    update = "UpdateScheduleFunction"
+    assert measure(
+        recorded,
+        lambda: assert_ok(user.put(schedule_id, {"scheduledPublishTime": future(120)})),
+        update,
+    ) == [
+        "dynamodb.GetItem",
+        "dynamodb.PutItem",
+        "scheduler.UpdateSchedule",
+        "dynamodb.BatchGetItem",
+    ]
+    assert measure(
+        recorded, lambda: assert_ok(user.put(schedule_id, {"title": "New"})), update
+    ) == ["dynamodb.GetItem", "dynamodb.PutItem", "dynamodb.BatchGetItem"]
+    assert measure(
+        recorded, lambda: assert_ok(user.put(schedule_id, {"title": "New"})), update
+    ) == ["dynamodb.GetItem", "dynamodb.BatchGetItem"]  # no-op: nothing written
+    assert measure(
+        recorded, lambda: assert_ok(user.put(schedule_id, {"status": "cancelled"})), update
+    ) == ["dynamodb.GetItem", TX_END, "scheduler.DeleteSchedule", "dynamodb.BatchGetItem"]
+    assert measure(
+        recorded, lambda: assert_ok(user.put(schedule_id, {"status": "pending"})), update
+    ) == ["dynamodb.GetItem", TX_CREATE, "scheduler.CreateSchedule", "dynamodb.BatchGetItem"]
+    assert measure(
+        recorded, lambda: assert_ok(user.put(schedule_id, {"status": "executed"})), update
+    ) == ["dynamodb.GetItem", TX_END, "scheduler.DeleteSchedule", "dynamodb.BatchGetItem"]
+    assert measure(
+        recorded, lambda: assert_error(user.put(schedule_id, {"title": "x"}), 409, "CONFLICT"),
+        update,
+    ) == ["dynamodb.GetItem"]  # fmt: skip
+
+    # Delete: a pending post gives its slot and lock back in one transaction.
+    other = user.scheduled()
+    delete = "DeleteScheduleFunction"
+    assert measure(recorded, lambda: assert_ok(user.delete(other)), delete) == [
+        "dynamodb.GetItem",
+        TX_DELETE,
+        "scheduler.DeleteSchedule",
+    ]
+    cancelled = user.scheduled()
+    assert_ok(user.put(cancelled, {"status": "cancelled"}))
+    assert measure(recorded, lambda: assert_ok(user.delete(cancelled)), delete) == [
+        "dynamodb.GetItem",
+        "dynamodb.DeleteItem",
+    ]
+    assert measure(
+        recorded, lambda: assert_error(user.delete(schedule_id), 409, "CONFLICT"), delete
+    ) == ["dynamodb.GetItem"]
+
+
+def test_jwt_authorizer_calls(
+    stack: AwsStack, recorded: FunctionCalls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure_jwt(monkeypatch)
+    recorded.attach()
+    stack.user("basic", user_id="alice")
+    token = hs256_token(claims("alice"))
+    calls = measure(
+        recorded,
+        lambda: assert_ok(stack.call("GET", "/api/v1/videos", token=token)),
+        "AuthorizerFunction",
+    )
+    # The user's plan (the HS256 secret comes from SSM through Powertools' cached client).
+    assert calls == ["dynamodb.GetItem"]
+
+
+# --- the template's policies allow what the functions do ----------------------------------------
+
+
+def required_permissions(
+    stack: AwsStack, operation: str, params: dict[str, Any]
+) -> list[tuple[str, str]]:
+    region, account = stack.template.region, stack.template.account_id
+    table_arn = stack.template.attributes["Table.Arn"]
+    service, name = operation.split(".")
+    if service == "dynamodb":
+        if name == "TransactWriteItems":
+            return [
+                (f"dynamodb:{TRANSACTION_PARTS[next(iter(p))]}", table_arn)
+                for p in params["TransactItems"]
+            ]
+        if name == "Query" and params.get("IndexName"):
+            return [("dynamodb:Query", f"{table_arn}/index/{params['IndexName']}")]
+        return [(f"dynamodb:{name}", table_arn)]
+    group = params.get("GroupName", "default")
+    schedule_arn = f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{params['Name']}"
+    needed = [(f"scheduler:{name}", schedule_arn)]
+    if name in ("CreateSchedule", "UpdateSchedule"):
+        needed.append(("iam:PassRole", params["Target"]["RoleArn"]))
+    return needed
+
+
+def allowed(stack: AwsStack, function: str, action: str, resource: str) -> bool:
+    policies = stack.template.resolve(
+        stack.template.resources[function]["Properties"].get("Policies") or []
+    )
+    for policy in policies:
+        if not isinstance(policy, dict):
+            continue
+        for statement in policy.get("Statement", []):
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            resources = (
+                statement["Resource"]
+                if isinstance(statement["Resource"], list)
+                else [statement["Resource"]]
+            )
+            if (
+                statement["Effect"] == "Allow"
+                and action in actions
+                and any(fnmatch.fnmatchcase(resource, pattern) for pattern in resources)
+            ):
+                return True
+    return False
+
+
+def test_every_call_is_allowed_by_the_functions_policy(
+    stack: AwsStack, recorded: FunctionCalls
+) -> None:
+    user = stack.user("basic")
+    stack.call("GET", "/api/v1/schedule/upcoming")
+    schedule_id = user.scheduled()
+    user.call("GET", "/api/v1/schedule/scheduled-videos")
+    user.call("GET", "/api/v1/videos")
+    user.call("GET", "/api/v1/tiktok-accounts")
+    user.put(schedule_id, {"scheduledPublishTime": future(200)})
+    user.put(schedule_id, {"status": "cancelled"})
+    user.put(schedule_id, {"status": "pending"})
+    user.delete(schedule_id)
+    executed = user.scheduled()
+    user.put(executed, {"status": "executed"})
+    cancelled = user.scheduled()
+    user.put(cancelled, {"status": "cancelled"})
+    user.delete(cancelled)
+    # Undo paths: a failed schedule call rolls the table back.
+    with failing_aws_call("scheduler", "CreateSchedule"):
+        user.create(user.video(), user.account())
+    moved = user.scheduled()
+    with (
+        failing_aws_call("scheduler", "UpdateSchedule"),
+        failing_aws_call("scheduler", "CreateSchedule"),
+    ):
+        user.put(moved, {"scheduledPublishTime": future(300)})
+    user.put(moved, {"status": "cancelled"})
+    with failing_aws_call("scheduler", "CreateSchedule"):
+        user.put(moved, {"status": "pending"})
+
+    missing = []
+    seen = set()
+    for function, operation, params in recorded.calls:
+        if function == "test":
+            continue
+        for action, resource in required_permissions(stack, operation, params):
+            seen.add((function, action))
+            if not allowed(stack, function, action, resource):
+                missing.append((function, action, resource))
+    assert missing == []
+    assert ("CreateScheduleFunction", "dynamodb:DeleteItem") in seen  # the undo was exercised
