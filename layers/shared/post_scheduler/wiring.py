@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 from post_scheduler.settings import get_settings
 
 if TYPE_CHECKING:
+    from post_scheduler.adapters.publication_store import PublicationStore
     from post_scheduler.adapters.scheduler import PublishScheduler
     from post_scheduler.adapters.table import SchedulingTable
     from post_scheduler.auth.authorizer import Authorizer
+    from post_scheduler.domain.publishing import PostPublisher
     from post_scheduler.domain.schedules import ScheduleService
 
 
@@ -75,6 +77,30 @@ def authorizer() -> Authorizer:
     return Authorizer(scheduling_table(), verifier)
 
 
+@cache
+def publication_store() -> PublicationStore:
+    from post_scheduler.adapters.publication_store import PublicationStore
+
+    return PublicationStore(scheduling_table())
+
+
+@cache
+def post_publisher() -> PostPublisher:
+    from post_scheduler.adapters.tiktok_client import TikTokClient
+    from post_scheduler.adapters.token_cipher import TokenCipher
+    from post_scheduler.adapters.video_store import VideoStore
+    from post_scheduler.domain.publishing import PostPublisher
+
+    settings = get_settings()
+    return PostPublisher(
+        store=publication_store(),
+        videos=VideoStore(settings.video_bucket),
+        tiktok=TikTokClient(settings.tiktok_api_base_url),
+        cipher=TokenCipher(settings.token_kms_key_id),
+        credentials=tiktok_app_credentials,
+    )
+
+
 @dataclass(frozen=True)
 class TikTokAppCredentials:
     """Our TikTok app's client key and secret (never in the template or logs)."""
@@ -105,7 +131,14 @@ def reset() -> None:
     """Forget everything built so far (tests change settings and AWS mocks between cases)."""
     from post_scheduler.adapters.aws import aws_client
 
-    for factory in (scheduling_table, publish_scheduler, schedule_service, authorizer):
+    for factory in (
+        scheduling_table,
+        publish_scheduler,
+        schedule_service,
+        authorizer,
+        publication_store,
+        post_publisher,
+    ):
         factory.cache_clear()
     aws_client.cache_clear()
     get_settings.cache_clear()

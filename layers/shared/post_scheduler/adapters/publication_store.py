@@ -1,0 +1,180 @@
+"""The publisher's side of the table: claiming a post, checkpointing progress, finishing it, and
+rotating an account's TikTok tokens. Every write is conditional on the claim it holds, so a run
+that lost its claim (or a stale event) can never overwrite another run's progress."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from post_scheduler.adapters.table import (
+    SchedulingTable,
+    account_key,
+    from_item,
+    schedule_key,
+)
+from post_scheduler.adapters.table import (
+    _values as expression_values,
+)
+from post_scheduler.errors import Conflict
+from post_scheduler.models.records import ScheduleRecord, TikTokAccountRecord
+
+
+class LeaseLost(Exception):
+    """Another run owns the post now (our lease expired and it was taken over), or the post
+    left the publishing state; this run must stop touching it."""
+
+
+class TokensChanged(Exception):
+    """Another run rotated the account's tokens first; re-read them."""
+
+
+def _update_parts(
+    fields: dict[str, Any], *extra_sets: str
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """SET/REMOVE expression for `fields` (None removes the attribute), plus `extra_sets`."""
+    sets, removes = list(extra_sets), []
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for index, (name, value) in enumerate(fields.items()):
+        names[f"#f{index}"] = name
+        if value is None:
+            removes.append(f"#f{index}")
+        else:
+            sets.append(f"#f{index} = :f{index}")
+            values.update(expression_values(**{f"f{index}": value}))
+    expression = ""
+    if sets:
+        expression += "SET " + ", ".join(sets)
+    if removes:
+        expression += " REMOVE " + ", ".join(removes)
+    return expression.strip(), names, values
+
+
+class PublicationStore:
+    """Publishing state transitions on top of the scheduling table."""
+
+    def __init__(self, table: SchedulingTable) -> None:
+        self.table = table
+        self.client = table.client
+
+    def get(self, user_id: str, schedule_id: str) -> ScheduleRecord | None:
+        return self.table.get_schedule(user_id, schedule_id)
+
+    def claim(
+        self, post: ScheduleRecord, now: datetime, lease_until: datetime, token: str
+    ) -> ScheduleRecord | None:
+        """Move the post to `publishing` for this run, or None when it is not ours to take:
+        only a pending post of the same version, or a publishing one whose previous run's lease
+        has run out (that run is gone), can be claimed."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table.name,
+                Key=schedule_key(post.userId, post.scheduleId),
+                UpdateExpression=(
+                    "SET #status = :publishing, claimToken = :token, claimedAt = :now,"
+                    " leaseExpiresAt = :lease, publishAttempts = if_not_exists(publishAttempts,"
+                    " :zero) + :one, publishStartedAt = if_not_exists(publishStartedAt, :now),"
+                    " revision = revision + :one, updatedAt = :now"
+                ),
+                ConditionExpression=(
+                    "version = :version AND (#status = :pending OR"
+                    " (#status = :publishing AND leaseExpiresAt <= :now))"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=expression_values(
+                    publishing="publishing",
+                    pending="pending",
+                    token=token,
+                    now=now,
+                    lease=lease_until,
+                    zero=0,
+                    one=1,
+                    version=post.version,
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return ScheduleRecord.model_validate(from_item(response["Attributes"]))
+
+    def checkpoint(self, post: ScheduleRecord, token: str, **fields: Any) -> ScheduleRecord:
+        """Record progress while we still hold the claim; LeaseLost otherwise."""
+        expression, names, values = _update_parts(fields, "revision = revision + :one")
+        names["#status"] = "status"
+        values.update(expression_values(publishing="publishing", token=token, one=1))
+        try:
+            response = self.client.update_item(
+                TableName=self.table.name,
+                Key=schedule_key(post.userId, post.scheduleId),
+                UpdateExpression=expression,
+                ConditionExpression="#status = :publishing AND claimToken = :token",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise LeaseLost(post.scheduleId) from None
+        return ScheduleRecord.model_validate(from_item(response["Attributes"]))
+
+    def release_lease(self, post: ScheduleRecord, token: str, now: datetime, error: str) -> None:
+        """Give the claim up early (a retry should not wait for the lease to run out)."""
+        with suppress(LeaseLost):
+            self.checkpoint(post, token, leaseExpiresAt=now, lastError=error[:1000], updatedAt=now)
+
+    def finish(
+        self,
+        post: ScheduleRecord,
+        token: str | None,
+        final: ScheduleRecord,
+        video_published_at: datetime | None,
+    ) -> None:
+        """End the post (executed or failed): write `final`, release the video lock (marking the
+        video published on success) and the plan slot, in one transaction. With `token`, only
+        while this run holds the claim; without, only if the post is unchanged since read."""
+        if token is None:
+            self.table.release_schedule(final, expected=post, video_published_at=video_published_at)
+            return
+        try:
+            self.table.release_schedule(
+                final,
+                expected=post,
+                video_published_at=video_published_at,
+                condition=(
+                    "#status = :publishing AND claimToken = :token",
+                    {"publishing": "publishing", "token": token},
+                ),
+            )
+        except Conflict:
+            raise LeaseLost(post.scheduleId) from None
+
+    # --- TikTok tokens ------------------------------------------------------------------------
+
+    def get_account(self, user_id: str, account_id: str) -> TikTokAccountRecord | None:
+        return self.table.get_account(user_id, account_id)
+
+    def save_tokens(self, account: TikTokAccountRecord, **fields: Any) -> TikTokAccountRecord:
+        """Store rotated tokens, unless another run rotated them first (TokensChanged)."""
+        expression, names, values = _update_parts(
+            {**fields, "tokenVersion": account.tokenVersion + 1}
+        )
+        values.update(expression_values(expected=account.tokenVersion))
+        try:
+            response = self.client.update_item(
+                TableName=self.table.name,
+                Key=account_key(account.userId, account.accountId),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk) AND"
+                " (tokenVersion = :expected OR attribute_not_exists(tokenVersion))",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise TokensChanged(account.accountId) from None
+        return TikTokAccountRecord.model_validate(from_item(response["Attributes"]))
+
+    def due_posts(self, due_before: datetime, limit: int = 100) -> list[ScheduleRecord]:
+        """Pending or publishing posts whose time is before `due_before`."""
+        return self.table.list_due(due_before, limit)

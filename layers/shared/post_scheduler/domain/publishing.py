@@ -1,0 +1,612 @@
+"""Publishing a scheduled post to TikTok: at its exact second, at most once, never lost.
+
+One run of `PostPublisher.publish`:
+1. reads the post and drops stale events (deleted, final, moved to another version);
+2. waits until the requested second (the Scheduler fires within the minute before);
+3. claims the post atomically (pending -> publishing, or takes over a crashed run whose lease,
+   the invocation's deadline, has passed);
+4. either starts a new TikTok publish (creator info, Direct Post init) and checkpoints TikTok's
+   `publish_id` before sending any byte, or resumes the one already recorded from TikTok's own
+   progress, never calling init again;
+5. streams the video from S3 in TikTok's chunks, then polls TikTok until it confirms;
+6. ends the post `executed` or `failed` with a reason, releasing the video lock and plan slot.
+Transient trouble is retried with backoff while time allows; then the claim is released and the
+error raised, so Lambda's asynchronous retries resume from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, StrictInt, StringConstraints
+
+from post_scheduler.adapters.publication_store import LeaseLost, TokensChanged
+from post_scheduler.adapters.tiktok_client import (
+    ChunkLengthError,
+    ChunkPlan,
+    TikTokAuthError,
+    TikTokError,
+    TikTokPermanentError,
+    TikTokTransientError,
+    TikTokUploadExpired,
+    TikTokUploadRangeError,
+    plan_chunks,
+)
+from post_scheduler.adapters.video_store import VideoChanged, VideoMissing, VideoReadError
+from post_scheduler.models.fields import ID_PATTERN
+from post_scheduler.models.records import FINAL_STATUSES, ScheduleRecord, TikTokAccountRecord
+
+if TYPE_CHECKING:
+    from post_scheduler.adapters.publication_store import PublicationStore
+    from post_scheduler.adapters.tiktok_client import PublishStatus, TikTokClient
+    from post_scheduler.adapters.token_cipher import TokenCipher
+    from post_scheduler.adapters.video_store import SequentialReader, VideoStore
+    from post_scheduler.wiring import TikTokAppCredentials
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Most public first: without a requested level, a post goes out as publicly as the account allows.
+PRIVACY_PREFERENCE = (
+    "PUBLIC_TO_EVERYONE",
+    "FOLLOWER_OF_CREATOR",
+    "MUTUAL_FOLLOW_FRIENDS",
+    "SELF_ONLY",
+)
+DONE_STATUSES = ("PUBLISH_COMPLETE", "SEND_TO_USER_INBOX")
+
+
+class PublishCommand(BaseModel):
+    """The publisher's event: the schedule's Input, `{scheduleId, userId, version}`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    scheduleId: Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+    userId: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    version: StrictInt
+
+
+@dataclass(frozen=True)
+class PublishOutcome:
+    """What a run did: executed, failed, or skipped (with why)."""
+
+    result: str
+    detail: str = ""
+    schedule_id: str = ""
+    publish_id: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "detail": self.detail,
+            "scheduleId": self.schedule_id,
+            "tiktokPublishId": self.publish_id,
+        }
+
+
+class PublishFailed(Exception):
+    """The post cannot be published; the message is the reason a person can act on."""
+
+
+class RetryLater(Exception):
+    """A transient problem outlasted this run's retries or time; Lambda should retry."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """Wall-clock time."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class PublisherConfig:
+    # The Scheduler fires in the minute before the post; anything earlier is a stray event.
+    max_early_seconds: float = 180.0
+    # Time kept back at the end of an invocation to checkpoint and release the claim.
+    reserve_seconds: float = 20.0
+    transient_attempts: int = 4
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 20.0
+    poll_interval_seconds: float = 2.0
+    max_poll_interval_seconds: float = 10.0
+    # TikTok documents processing in seconds to minutes; past this, give up with a reason.
+    confirm_timeout_seconds: float = 3600.0
+    # Refresh the access token when it expires within this margin.
+    token_refresh_margin_seconds: float = 300.0
+    preferred_chunk_size: int = 10 * 1024 * 1024
+    # TikTok's upload URL lives one hour; stop trusting it a little earlier.
+    upload_url_lifetime_seconds: float = 3300.0
+    # How often upload progress is written to the post while chunks go out.
+    progress_write_seconds: float = 5.0
+
+
+@dataclass
+class PublishMetrics:
+    """Figures a run reports (the handler turns them into CloudWatch metrics)."""
+
+    lag_seconds: float | None = None
+    uploaded_bytes: int = 0
+    events: list[str] = field(default_factory=list)
+
+
+class PostPublisher:
+    """Publishes scheduled posts; one instance serves many invocations."""
+
+    def __init__(
+        self,
+        store: PublicationStore,
+        videos: VideoStore,
+        tiktok: TikTokClient,
+        cipher: TokenCipher,
+        credentials: Callable[[], TikTokAppCredentials],
+        config: PublisherConfig | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.store = store
+        self.videos = videos
+        self.tiktok = tiktok
+        self.cipher = cipher
+        self.credentials = credentials
+        self.config = config or PublisherConfig()
+        self.clock = clock or SystemClock()
+
+    def publish(
+        self,
+        command: PublishCommand,
+        remaining_ms: Callable[[], int],
+        metrics: PublishMetrics | None = None,
+    ) -> PublishOutcome:
+        """One publisher invocation for one post."""
+        metrics = metrics if metrics is not None else PublishMetrics()
+        post = self.store.get(command.userId, command.scheduleId)
+        skip = _skip_reason(post, command)
+        if skip or post is None:
+            return PublishOutcome("skipped", skip or "post not found", command.scheduleId)
+
+        wait = (post.scheduledPublishTime - self.clock.now()).total_seconds()
+        if wait > self.config.max_early_seconds:
+            return PublishOutcome(
+                "skipped", f"fired {wait:.0f}s before the post's time", post.scheduleId
+            )
+        if wait > 0:
+            self.clock.sleep(wait)
+
+        now = self.clock.now()
+        token = uuid.uuid4().hex
+        lease_until = now + timedelta(milliseconds=remaining_ms())
+        claimed = self.store.claim(post, now, lease_until, token)
+        if claimed is None:
+            return PublishOutcome(
+                "skipped", "claimed by another run, or changed meanwhile", post.scheduleId
+            )
+        if claimed.publishStartedAt is not None:
+            metrics.lag_seconds = (
+                claimed.publishStartedAt - claimed.scheduledPublishTime
+            ).total_seconds()
+        run = _PublishRun(self, claimed, token, remaining_ms, metrics)
+        try:
+            return run.execute()
+        except LeaseLost:
+            return PublishOutcome("skipped", "another run took the post over", post.scheduleId)
+        except PublishFailed as failure:
+            return run.fail(str(failure))
+        except Exception as error:
+            # Let the next attempt start at once instead of waiting for our lease to run out.
+            self.store.release_lease(run.post, token, self.clock.now(), _describe(error))
+            raise
+
+    def give_up(self, command: PublishCommand, error: str) -> PublishOutcome:
+        """Lambda gave up retrying this event: end the post `failed` unless a live run holds
+        it or it already ended."""
+        post = self.store.get(command.userId, command.scheduleId)
+        skip = _skip_reason(post, command)
+        if skip or post is None:
+            return PublishOutcome("skipped", skip or "post not found", command.scheduleId)
+        now = self.clock.now()
+        if post.status == "publishing" and post.leaseExpiresAt and post.leaseExpiresAt > now:
+            return PublishOutcome(
+                "skipped", "a publisher run still holds the post", post.scheduleId
+            )
+        reason = f"publishing gave up after repeated failures: {error}"
+        if post.tiktokPublishId:
+            reason += f" (TikTok publish id {post.tiktokPublishId} may still complete on TikTok)"
+        final = _ended(post, now, status="failed", failureReason=reason[:1000], failedAt=now)
+        self.store.finish(post, None, final, None)
+        return PublishOutcome("failed", reason, post.scheduleId, post.tiktokPublishId)
+
+
+def _skip_reason(post: ScheduleRecord | None, command: PublishCommand) -> str | None:
+    if post is None:
+        return "post no longer exists"
+    if post.version != command.version:
+        return f"stale event: post is at version {post.version}, event carries {command.version}"
+    if post.status in FINAL_STATUSES:
+        return f"post already {post.status}"
+    return None
+
+
+def _ended(post: ScheduleRecord, now: datetime, **changes: Any) -> ScheduleRecord:
+    """The post's final record: publishing bookkeeping cleared, the outcome set."""
+    return post.model_copy(
+        update={
+            "claimToken": None,
+            "leaseExpiresAt": None,
+            "uploadUrl": None,
+            "uploadUrlExpiresAt": None,
+            "updatedAt": now,
+            "revision": post.revision + 1,
+            **changes,
+        }
+    )
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TikTokError):
+        return f"TikTok {error.code}: {error.message}"[:1000]
+    return f"{type(error).__name__}: {error}"[:1000]
+
+
+class _PublishRun:
+    """The state of one claimed publish: the post as last checkpointed and the account."""
+
+    def __init__(
+        self,
+        publisher: PostPublisher,
+        post: ScheduleRecord,
+        token: str,
+        remaining_ms: Callable[[], int],
+        metrics: PublishMetrics,
+    ) -> None:
+        self.p = publisher
+        self.config = publisher.config
+        self.clock = publisher.clock
+        self.post = post
+        self.token = token
+        self.remaining_ms = remaining_ms
+        self.metrics = metrics
+        self.account: TikTokAccountRecord | None = None
+        self._access_token: str | None = None
+        self._progress_written = self.clock.now()
+
+    # --- the steps ----------------------------------------------------------------------------
+
+    def execute(self) -> PublishOutcome:
+        self.account = self.p.store.get_account(self.post.userId, self.post.tiktokAccountId)
+        if self.account is None:
+            raise PublishFailed("the TikTok account was disconnected before the post's time")
+        video = self.p.store.table.get_video(self.post.userId, self.post.videoId)
+        if video is None:
+            raise PublishFailed("the video was deleted before the post's time")
+
+        if self.post.tiktokPublishId is None:
+            stored = self.p.videos.head(video.s3Key)
+            if stored is None or stored.size == 0:
+                raise PublishFailed("the video file is missing from storage")
+            plan = plan_chunks(stored.size, self.config.preferred_chunk_size)
+            creator = self._call(lambda access: self.p.tiktok.creator_info(access))
+            post_info = self._post_info(creator.privacy_level_options)
+            init = self._call(
+                lambda access: self.p.tiktok.init_direct_post(access, post_info, plan)
+            )
+            now = self.clock.now()
+            # Checkpoint before any byte goes out: a retry resumes this publish, never a new one.
+            self.post = self.p.store.checkpoint(
+                self.post,
+                self.token,
+                tiktokPublishId=init.publish_id,
+                uploadUrl=init.upload_url,
+                uploadUrlExpiresAt=now + timedelta(seconds=self.config.upload_url_lifetime_seconds),
+                videoEtag=stored.etag,
+                videoSizeBytes=stored.size,
+                chunkSize=plan.chunk_size,
+                totalChunkCount=plan.total_chunk_count,
+                uploadedBytes=0,
+                updatedAt=now,
+            )
+            self._upload(video.s3Key, video.contentType, plan, start_offset=0)
+        else:
+            status = self._status()
+            if status.status in DONE_STATUSES:
+                return self._executed()
+            if status.status == "FAILED":
+                raise PublishFailed(_rejected(status.fail_reason))
+            size = self.post.videoSizeBytes or 0
+            if status.status == "PROCESSING_UPLOAD" and (status.uploaded_bytes or 0) < size:
+                plan = ChunkPlan(size, self.post.chunkSize or size, self.post.totalChunkCount or 1)
+                self._upload(
+                    video.s3Key, video.contentType, plan, start_offset=status.uploaded_bytes or 0
+                )
+        return self._await_confirmation()
+
+    def _post_info(self, allowed: Sequence[str]) -> dict[str, Any]:
+        options = self.post.postOptions
+        if options.privacyLevel is not None:
+            if options.privacyLevel not in allowed:
+                raise PublishFailed(
+                    f"privacy level {options.privacyLevel} is not available for this TikTok"
+                    f" account (allowed: {', '.join(allowed) or 'none'})"
+                )
+            privacy: str = options.privacyLevel
+        else:
+            choices = [level for level in PRIVACY_PREFERENCE if level in allowed]
+            if not choices:
+                raise PublishFailed("TikTok offers no privacy level this account can post with")
+            privacy = choices[0]
+        info: dict[str, Any] = {
+            "privacy_level": privacy,
+            "disable_comment": options.disableComment,
+            "disable_duet": options.disableDuet,
+            "disable_stitch": options.disableStitch,
+            "brand_content_toggle": options.brandContentToggle,
+            "brand_organic_toggle": options.brandOrganicToggle,
+            "is_aigc": options.isAigc,
+        }
+        if self.post.caption:
+            info["title"] = self.post.caption
+        if options.videoCoverTimestampMs is not None:
+            info["video_cover_timestamp_ms"] = options.videoCoverTimestampMs
+        return info
+
+    def _upload(self, key: str, content_type: str, plan: ChunkPlan, start_offset: int) -> None:
+        ranges = list(plan.ranges())
+        url = self.post.uploadUrl
+        if url is None:
+            raise PublishFailed("TikTok's upload address was lost; the post cannot resume")
+        index = next((i for i, (first, _) in enumerate(ranges) if first >= start_offset), None)
+        reader = self.p.videos.sequential_reader(key, self.post.videoEtag)
+        try:
+            self._upload_chunks(reader, url, content_type, plan, ranges, index)
+        finally:
+            reader.close()
+
+    def _upload_chunks(
+        self,
+        reader: SequentialReader,
+        url: str,
+        content_type: str,
+        plan: ChunkPlan,
+        ranges: list[tuple[int, int]],
+        index: int | None,
+    ) -> None:
+        attempt = 0
+        while index is not None and index < len(ranges):
+            expires = self.post.uploadUrlExpiresAt
+            if expires is not None and self.clock.now() >= expires:
+                raise PublishFailed(
+                    "TikTok's one-hour upload window closed before the video was uploaded"
+                )
+            self._ensure_time("uploading")
+            first, last = ranges[index]
+            try:
+                progress = self.p.tiktok.upload_chunk(
+                    url,
+                    reader.chunk(first, last),
+                    first,
+                    last,
+                    plan.video_size,
+                    content_type,
+                )
+            except TikTokUploadRangeError as mismatch:
+                # TikTok holds a different amount than we thought: continue from its count.
+                received = (mismatch.received_through or -1) + 1
+                index = next((i for i, (f, _) in enumerate(ranges) if f >= received), None)
+                continue
+            except TikTokUploadExpired:
+                raise PublishFailed(
+                    "TikTok's one-hour upload window closed before the video was uploaded"
+                ) from None
+            except VideoChanged:
+                raise PublishFailed(
+                    "the video file was replaced while it was being published"
+                ) from None
+            except VideoMissing:
+                raise PublishFailed("the video file is missing from storage") from None
+            except (TikTokTransientError, VideoReadError, ChunkLengthError) as error:
+                attempt += 1
+                self._backoff(attempt, error)
+                continue
+            except TikTokPermanentError as error:
+                raise PublishFailed(f"TikTok refused the upload: {_describe(error)}") from None
+            attempt = 0
+            self.metrics.uploaded_bytes += last - first + 1
+            self._record_progress(last + 1, final=progress.complete)
+            if progress.complete:
+                return
+            index += 1
+
+    def _record_progress(self, uploaded: int, final: bool) -> None:
+        """Keep `uploadedBytes` for people watching, writing it at most every few seconds: a
+        resumed run takes its starting point from TikTok's own count, not from this."""
+        now = self.clock.now()
+        self.post = self.post.model_copy(update={"uploadedBytes": uploaded})
+        due = self._progress_written + timedelta(seconds=self.config.progress_write_seconds)
+        if final or now >= due:
+            self.post = self.p.store.checkpoint(
+                self.post, self.token, uploadedBytes=uploaded, updatedAt=now
+            )
+            self._progress_written = now
+
+    def _await_confirmation(self) -> PublishOutcome:
+        interval = self.config.poll_interval_seconds
+        started = self.post.claimedAt or self.clock.now()
+        while True:
+            status = self._status()
+            if status.status in DONE_STATUSES:
+                return self._executed()
+            if status.status == "FAILED":
+                raise PublishFailed(_rejected(status.fail_reason))
+            waited = (self.clock.now() - started).total_seconds()
+            if waited > self.config.confirm_timeout_seconds:
+                raise PublishFailed(
+                    f"TikTok had not confirmed the post after {waited / 60:.0f} minutes"
+                    f" (last status {status.status}); check the account"
+                )
+            self._ensure_time("waiting for TikTok to confirm", interval)
+            self.clock.sleep(interval)
+            interval = min(interval * 1.5, self.config.max_poll_interval_seconds)
+
+    def _status(self) -> PublishStatus:
+        publish_id = self.post.tiktokPublishId
+        assert publish_id is not None
+        return self._call(lambda access: self.p.tiktok.fetch_status(access, publish_id))
+
+    # --- endings ------------------------------------------------------------------------------
+
+    def _executed(self) -> PublishOutcome:
+        now = self.clock.now()
+        final = _ended(self.post, now, status="executed", executedAt=now)
+        self.p.store.finish(self.post, self.token, final, video_published_at=now)
+        self.metrics.events.append("PublishSucceeded")
+        logger.info("post published", extra={"scheduleId": self.post.scheduleId})
+        return PublishOutcome(
+            "executed", "published", self.post.scheduleId, self.post.tiktokPublishId
+        )
+
+    def fail(self, reason: str) -> PublishOutcome:
+        now = self.clock.now()
+        final = _ended(self.post, now, status="failed", failedAt=now, failureReason=reason[:1000])
+        try:
+            self.p.store.finish(self.post, self.token, final, None)
+        except LeaseLost:
+            return PublishOutcome("skipped", "another run took the post over", final.scheduleId)
+        self.metrics.events.append("PublishFailed")
+        logger.warning(
+            "post failed", extra={"scheduleId": self.post.scheduleId, "reason": reason[:300]}
+        )
+        return PublishOutcome("failed", reason, self.post.scheduleId, self.post.tiktokPublishId)
+
+    # --- TikTok calls: tokens, retries, time ----------------------------------------------------
+
+    def _call(self, action: Callable[[str], T]) -> T:
+        """Run a TikTok API call with a fresh token: refresh once on `access_token_invalid`,
+        back off on transient errors, and turn permanent ones into the post's failure."""
+        refreshed = False
+        attempt = 0
+        while True:
+            try:
+                return action(self._token())
+            except TikTokAuthError as error:
+                if refreshed:
+                    raise PublishFailed(
+                        "TikTok no longer accepts this account's authorization; reconnect the"
+                        f" account ({_describe(error)})"
+                    ) from None
+                refreshed = True
+                self._token(force_refresh=True)
+            except TikTokTransientError as error:
+                attempt += 1
+                self._backoff(attempt, error)
+            except TikTokPermanentError as error:
+                raise PublishFailed(f"TikTok refused the post: {_describe(error)}") from None
+
+    def _token(self, force_refresh: bool = False) -> str:
+        account = self.account
+        assert account is not None
+        now = self.clock.now()
+        margin = timedelta(seconds=self.config.token_refresh_margin_seconds)
+        fresh = (
+            account.accessTokenExpiresAt is not None and account.accessTokenExpiresAt > now + margin
+        )
+        if self._access_token is not None and fresh and not force_refresh:
+            return self._access_token
+        if fresh and not force_refresh:
+            self._access_token = self._decrypt(account, "access")
+            return self._access_token
+        return self._refresh(account, now)
+
+    def _refresh(self, account: TikTokAccountRecord, now: datetime) -> str:
+        if account.refreshTokenExpiresAt is not None and account.refreshTokenExpiresAt <= now:
+            raise PublishFailed("the TikTok authorization expired; reconnect the account")
+        credentials = self.p.credentials()
+        attempt = 0
+        while True:
+            try:
+                grant = self.p.tiktok.refresh_access_token(
+                    credentials.client_key,
+                    credentials.client_secret,
+                    self._decrypt(account, "refresh"),
+                )
+                break
+            except TikTokTransientError as error:
+                attempt += 1
+                self._backoff(attempt, error)
+            except TikTokError as error:
+                # Maybe another run rotated the refresh token a moment ago: use its tokens.
+                latest = self.p.store.get_account(account.userId, account.accountId)
+                if latest is not None and latest.tokenVersion != account.tokenVersion:
+                    self.account = latest
+                    self._access_token = self._decrypt(latest, "access")
+                    return self._access_token
+                raise PublishFailed(
+                    "TikTok refused to renew the account's access; reconnect the account"
+                    f" ({_describe(error)})"
+                ) from None
+        cipher, account_id = self.p.cipher, account.accountId
+        try:
+            self.account = self.p.store.save_tokens(
+                account,
+                accessTokenCipher=cipher.encrypt(grant.access_token, account_id, "access"),
+                refreshTokenCipher=cipher.encrypt(grant.refresh_token, account_id, "refresh"),
+                accessTokenExpiresAt=now + timedelta(seconds=grant.expires_in),
+                refreshTokenExpiresAt=now + timedelta(seconds=grant.refresh_expires_in),
+                updatedAt=now,
+            )
+        except TokensChanged:
+            latest = self.p.store.get_account(account.userId, account.accountId)
+            if latest is None:
+                raise PublishFailed("the TikTok account was disconnected") from None
+            self.account = latest
+        self._access_token = grant.access_token
+        self.metrics.events.append("TokenRefreshed")
+        return grant.access_token
+
+    def _decrypt(self, account: TikTokAccountRecord, purpose: str) -> str:
+        cipher_text = (
+            account.accessTokenCipher if purpose == "access" else account.refreshTokenCipher
+        )
+        if not cipher_text:
+            raise PublishFailed("the TikTok account has no stored authorization; reconnect it")
+        return self.p.cipher.decrypt(cipher_text, account.accountId, purpose)
+
+    def _backoff(self, attempt: int, error: Exception) -> None:
+        """Sleep before retrying a transient error, or hand over to Lambda's retries."""
+        if attempt >= self.config.transient_attempts:
+            raise RetryLater(f"still failing after {attempt} attempts: {_describe(error)}")
+        delay = min(
+            self.config.backoff_seconds * 2 ** (attempt - 1), self.config.max_backoff_seconds
+        )
+        self._ensure_time(f"retrying after {_describe(error)}", delay)
+        logger.info(
+            "transient TikTok error; retrying",
+            extra={
+                "scheduleId": self.post.scheduleId,
+                "attempt": attempt,
+                "error": _describe(error),
+            },
+        )
+        self.clock.sleep(delay)
+
+    def _ensure_time(self, doing: str, needed_seconds: float = 0.0) -> None:
+        left = self.remaining_ms() / 1000 - self.config.reserve_seconds
+        if left < needed_seconds:
+            raise RetryLater(f"out of time while {doing}; the next attempt resumes")
+
+
+def _rejected(reason: str | None) -> str:
+    return f"TikTok rejected the video: {reason or 'no reason given'}"
