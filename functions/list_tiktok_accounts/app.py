@@ -1,5 +1,6 @@
 """GET /api/v1/tiktok-accounts: the caller's connected TikTok accounts, paged."""
 
+from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
 from post_scheduler.models.records import TikTokAccountRecord
@@ -10,7 +11,17 @@ from post_scheduler.wiring import scheduling_table
 api = JsonApi()
 
 
-@api.routes.get("/api/v1/tiktok-accounts", summary="List TikTok accounts")
+@api.routes.get(
+    "/api/v1/tiktok-accounts",
+    summary="List TikTok accounts",
+    description="The user's connected TikTok accounts, a page at a time.",
+    responses=docs.responses(
+        docs.success(
+            docs.Page[AccountItem], docs.page_example(docs.ACCOUNT), "A page of TikTok accounts"
+        )
+    ),
+    tags=["TikTok accounts"],
+)
 @tracer.capture_method
 def list_tiktok_accounts(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None):  # type: ignore[no-untyped-def]
     accounts, token = scheduling_table().list_user_items(

@@ -1,0 +1,254 @@
+"""Each onboarding function's IAM policy in the template allows every AWS call it was seen
+making (and signing, for presigned upload URLs), across the videos, accounts and API key flows."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import boto3
+import pytest
+import requests
+from moto import mock_aws
+
+from local.tiktok_stub import TikTokStub
+from post_scheduler import wiring
+from tests.conftest import MOTO_CONFIG
+from tests.support import AwsStack, assert_ok
+
+pytest_plugins = ("tests.tiktok_fixtures",)
+
+ONBOARDING_FUNCTIONS = {
+    "CreateVideoFunction",
+    "GetVideoFunction",
+    "CompleteVideoUploadFunction",
+    "DeleteVideoFunction",
+    "VideoUploadedFunction",
+    "ConnectTikTokAccountFunction",
+    "TikTokAccountCallbackFunction",
+    "DeleteTikTokAccountFunction",
+    "CreateApiKeyFunction",
+    "ListApiKeysFunction",
+    "DeleteApiKeyFunction",
+}
+TRANSACTION_PARTS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+# S3 operations and the IAM action that authorises them (multipart steps are s3:PutObject).
+S3_ACTIONS = {
+    "PutObject": "s3:PutObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+    "HeadObject": "s3:GetObject",
+    "GetObject": "s3:GetObject",
+    "DeleteObject": "s3:DeleteObject",
+}
+MIB = 1024 * 1024
+VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(6 * MIB)
+
+
+class Recorder:
+    """Every API call (and every URL signature) botocore prepares while a function runs."""
+
+    def __init__(self) -> None:
+        self.current: list[str] = []
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if self.current:
+            operation = f"{model.service_model.endpoint_prefix}.{model.name}"
+            self.calls.append((self.current[-1], operation, dict(params)))
+
+
+@pytest.fixture
+def world(
+    monkeypatch: pytest.MonkeyPatch, tiktok_stub: TikTokStub
+) -> Iterator[tuple[AwsStack, Recorder, TikTokStub]]:
+    recorder = Recorder()
+    session = boto3._get_default_session()._session  # clients copy its handlers when created
+    session.register("before-parameter-build", recorder.record)
+    tiktok_stub.add_creator("open-1", "creator.one", "Creator One")
+    try:
+        with mock_aws(config=MOTO_CONFIG):
+            stack = AwsStack.create(monkeypatch, TikTokApiBaseUrl=tiktok_stub.base_url)
+            boto3.client("ssm").put_parameter(
+                Name="/post-scheduler/tiktok-client",
+                Type="SecureString",
+                Value=json.dumps(
+                    {"clientKey": tiktok_stub.client_key, "clientSecret": tiktok_stub.client_secret}
+                ),
+            )
+            monkeypatch.setenv("VIDEO_MULTIPART_THRESHOLD_BYTES", str(5 * MIB))
+            monkeypatch.setenv("VIDEO_PART_SIZE_BYTES", str(5 * MIB))
+            wiring.reset()
+            runner = stack.gateway.runner
+            invoke = runner.invoke
+
+            def tagged(function: str, event: Any, *args: Any, **kwargs: Any) -> Any:
+                recorder.current.append(function)
+                try:
+                    return invoke(function, event, *args, **kwargs)
+                finally:
+                    recorder.current.pop()
+
+            monkeypatch.setattr(runner, "invoke", tagged)
+            yield stack, recorder, tiktok_stub
+    finally:
+        session.unregister("before-parameter-build", recorder.record)
+        wiring.reset()
+
+
+def exercise(stack: AwsStack, stub: TikTokStub) -> None:
+    """Every onboarding endpoint, success and refusal paths that touch AWS."""
+    user = stack.user("basic")
+    # Videos: a multipart upload, a single PUT rejected by its event, deletes.
+    big = assert_ok(user.call("POST", "/api/v1/videos", _video(len(VIDEO))))
+    assert_ok(user.call("GET", f"/api/v1/videos/{big['id']}"))
+    parts = []
+    offset = 0
+    for part in big["upload"]["parts"]:
+        chunk = VIDEO[offset : offset + part["sizeBytes"]]
+        offset += part["sizeBytes"]
+        etag = requests.put(part["url"], data=chunk, timeout=30).headers["ETag"]
+        parts.append({"partNumber": part["partNumber"], "etag": etag})
+    path = f"/api/v1/videos/{big['id']}/complete"
+    assert assert_ok(user.call("POST", path, {"parts": parts}))["status"] == "ready"
+    small = assert_ok(user.call("POST", "/api/v1/videos", _video(100)))
+    requests.put(
+        small["upload"]["url"], data=b"x" * 50, headers={"Content-Type": "video/mp4"}, timeout=30
+    )
+    key = user.video_item(small["id"])["s3Key"]
+    bucket = stack.environment["VIDEO_BUCKET"]
+    record = {"s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 50}}}
+    stack.gateway.runner.invoke("VideoUploadedFunction", {"Records": [record]})
+    open_upload = assert_ok(user.call("POST", "/api/v1/videos", _video(len(VIDEO))))
+    for video_id in (big["id"], small["id"], open_upload["id"]):
+        assert_ok(user.call("DELETE", f"/api/v1/videos/{video_id}"))
+    # Accounts: connect, reconnect, delete with a pending post.
+    for _ in range(2):
+        begun = assert_ok(user.call("GET", "/api/v1/tiktok-accounts/connect"))
+        query = parse_qs(urlsplit(begun["authorizationUrl"]).query)
+        code = stub.authorization_code("open-1", query["redirect_uri"][0])
+        back = urlencode({"code": code, "state": begun["state"]})
+        connected = assert_ok(stack.call("GET", "/api/v1/tiktok-accounts/callback", query=back))
+    account = connected["account"]["id"]
+    assert_ok(user.create(user.video(), account))
+    assert_ok(user.call("DELETE", f"/api/v1/tiktok-accounts/{account}"))
+    # API keys.
+    minted = assert_ok(user.call("POST", "/api/v1/api-keys", {"name": "ops"}))
+    assert_ok(user.call("GET", "/api/v1/api-keys"))
+    assert_ok(user.call("DELETE", f"/api/v1/api-keys/{minted['keyId']}"))
+
+
+def _video(size: int) -> dict[str, Any]:
+    return {"title": "t", "sizeBytes": size, "contentType": "video/mp4"}
+
+
+def required(stack: AwsStack, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    table_arn = stack.template.attributes["Table.Arn"]
+    service, name = operation.split(".")
+    if service == "dynamodb":
+        if name == "TransactWriteItems":
+            return [
+                (f"dynamodb:{TRANSACTION_PARTS[next(iter(p))]}", table_arn)
+                for p in params["TransactItems"]
+            ]
+        if name == "Query" and params.get("IndexName"):
+            return [("dynamodb:Query", f"{table_arn}/index/{params['IndexName']}")]
+        return [(f"dynamodb:{name}", table_arn)]
+    if service == "s3":
+        return [(S3_ACTIONS[name], f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
+    if service == "kms":
+        return [(f"kms:{name}", params["KeyId"])]
+    if service == "scheduler":
+        region, account = stack.template.region, stack.template.account_id
+        arn = (
+            f"arn:aws:scheduler:{region}:{account}:schedule/{params['GroupName']}/{params['Name']}"
+        )
+        return [(f"scheduler:{name}", arn)]
+    if service == "ssm":
+        region, account = stack.template.region, stack.template.account_id
+        return [("ssm:GetParameter", f"arn:aws:ssm:{region}:{account}:parameter{params['Name']}")]
+    raise AssertionError(f"unexpected call {operation}")
+
+
+def statements(stack: AwsStack, function: str) -> list[dict[str, Any]]:
+    """The function's inline policies and any policy resource attached to its role."""
+    template = stack.template
+    found: list[dict[str, Any]] = []
+    for policy in template.resources[function]["Properties"].get("Policies") or []:
+        if isinstance(policy, dict) and "Statement" in policy:
+            found.extend(template.resolve(policy["Statement"]))
+    for resource in template.of_type("AWS::IAM::Policy").values():
+        roles = resource["Properties"].get("Roles") or []
+        if {"Ref": f"{function}Role"} in roles:
+            found.extend(template.resolve(resource["Properties"]["PolicyDocument"]["Statement"]))
+    return found
+
+
+def allowed(stack: AwsStack, function: str, action: str, resource: str) -> bool:
+    for statement in statements(stack, function):
+        actions = statement["Action"]
+        resources = statement["Resource"]
+        actions = actions if isinstance(actions, list) else [actions]
+        resources = resources if isinstance(resources, list) else [resources]
+        if (
+            statement["Effect"] == "Allow"
+            and action in actions
+            and any(fnmatch.fnmatchcase(resource, r) for r in resources)
+        ):
+            return True
+    return False
+
+
+def test_every_call_is_allowed_by_the_functions_policy(
+    world: tuple[AwsStack, Recorder, TikTokStub],
+) -> None:
+    stack, recorder, stub = world
+    exercise(stack, stub)
+
+    missing, seen = [], set()
+    for function, operation, params in recorder.calls:
+        if function not in ONBOARDING_FUNCTIONS:
+            continue
+        for action, resource in required(stack, operation, params):
+            seen.add((function, action))
+            if not allowed(stack, function, action, resource):
+                missing.append((function, action, resource))
+    assert missing == []
+    assert {function for function, _ in seen} == ONBOARDING_FUNCTIONS
+    # ...and the check can fail: nothing grants what a function does not do.
+    table_arn = stack.template.attributes["Table.Arn"]
+    assert not allowed(stack, "ListApiKeysFunction", "dynamodb:DeleteItem", table_arn)
+    assert not allowed(stack, "ConnectTikTokAccountFunction", "kms:Encrypt", "*")
+    # The paths that matter most for least privilege were exercised.
+    for expected in [
+        ("CreateVideoFunction", "s3:PutObject"),
+        ("GetVideoFunction", "s3:PutObject"),
+        ("CompleteVideoUploadFunction", "s3:GetObject"),
+        ("VideoUploadedFunction", "s3:DeleteObject"),
+        ("DeleteVideoFunction", "s3:AbortMultipartUpload"),
+        ("TikTokAccountCallbackFunction", "kms:Encrypt"),
+        ("DeleteTikTokAccountFunction", "scheduler:DeleteSchedule"),
+        ("DeleteApiKeyFunction", "dynamodb:DeleteItem"),
+    ]:
+        assert expected in seen, expected
+
+
+def test_no_onboarding_policy_uses_wildcard_actions(
+    world: tuple[AwsStack, Recorder, TikTokStub],
+) -> None:
+    stack = world[0]
+    for function in ONBOARDING_FUNCTIONS:
+        for statement in statements(stack, function):
+            actions = statement["Action"]
+            for action in actions if isinstance(actions, list) else [actions]:
+                assert "*" not in action, (function, action)
