@@ -149,6 +149,54 @@ class Template:
         default = self.document.get("Globals", {}).get("Function", {}).get("Timeout", 3)
         return int(props.get("Timeout", default))
 
+    def function_events(self, name: str, *types: str) -> dict[str, dict[str, Any]]:
+        """A function's `Events` of the given types (all when none given), by event name, with
+        their properties unresolved (names of resources may not exist yet)."""
+        events = self.resources[name]["Properties"].get("Events") or {}
+        return {
+            event_name: event
+            for event_name, event in events.items()
+            if not types or event.get("Type") in types
+        }
+
+    def event_invoke_config(self, name: str) -> dict[str, Any]:
+        """How Lambda treats the function's asynchronous invocations: the SAM property
+        `EventInvokeConfig`, or an `AWS::Lambda::EventInvokeConfig` naming the function."""
+        config = self.resources[name]["Properties"].get("EventInvokeConfig")
+        if config is None:
+            for resource in self.of_type("AWS::Lambda::EventInvokeConfig").values():
+                props = resource.get("Properties", {})
+                if name in references(props.get("FunctionName")):
+                    config = props
+                    break
+        return dict(self.resolve(config or {}))
+
+    def layer_folders(self) -> list[Path]:
+        """The content folders of the template's layers (on the functions' import path)."""
+        return [
+            ROOT / resource["Properties"]["ContentUri"]
+            for resource in self.of_type("AWS::Serverless::LayerVersion").values()
+            if isinstance(resource["Properties"].get("ContentUri"), str)
+        ]
+
+    def function_for_arn(self, arn: str) -> str | None:
+        """The logical id of the function an ARN (possibly qualified) names, if any."""
+        parts = arn.split(":")
+        if len(parts) < 7 or parts[2] != "lambda" or parts[5] != "function":
+            return None
+        for logical in self.of_type("AWS::Serverless::Function"):
+            known = self.attributes.get(f"{logical}.Arn", "")
+            if known.split(":")[6:7] == parts[6:7]:
+                return logical
+        return None
+
+    def logical_for_arn(self, arn: str) -> str | None:
+        """The logical id of the resource whose `Arn` attribute is `arn`."""
+        for key, value in self.attributes.items():
+            if key.endswith(".Arn") and value == arn:
+                return key.removesuffix(".Arn")
+        return None
+
     # --- intrinsic functions ------------------------------------------------------------------
 
     def _pseudo(self, name: str) -> str | None:
@@ -220,3 +268,25 @@ class Template:
             logical, attribute = name.split(".", 1)
             return self._get_att(logical, attribute)
         return str(self._ref(name))
+
+
+def references(value: Any) -> set[str]:
+    """The logical ids (and parameters) `value` refers to through Ref, GetAtt and Sub."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    elif isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                names = re.findall(r"\$\{([^}!]+)\}", text)
+                found |= {n.split(".", 1)[0] for n in names if n not in extra}
+                found |= references(extra)
+            else:
+                found |= references(arg)
+    return {name for name in found if not name.startswith("AWS::")}

@@ -1,0 +1,71 @@
+"""The local stack's settings, from environment variables (see the design's "Local stack")."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+HOST = "127.0.0.1"
+
+
+class ConfigError(ValueError):
+    """A setting the local stack cannot start with."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    port: int = 3000
+    tiktok_stub_port: int = 3001
+    moto_port: int = 5000
+    min_schedule_lead_seconds: int = 900
+    demo_api_keys: dict[str, str | None] = field(default_factory=dict)
+    # Lambda waits ~1 and ~2 minutes between asynchronous retries; locally this and twice this.
+    async_retry_delay_seconds: float = 5.0
+    host: str = HOST
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LocalConfig:
+        env = os.environ if env is None else env
+        return cls(
+            port=_int(env, "PORT", 3000, 1, 65535),
+            tiktok_stub_port=_int(env, "TIKTOK_STUB_PORT", 3001, 1, 65535),
+            moto_port=_int(env, "MOTO_PORT", 5000, 1, 65535),
+            min_schedule_lead_seconds=_int(env, "MIN_SCHEDULE_LEAD_SECONDS", 900, 0, 86400),
+            demo_api_keys={
+                plan: env.get(f"DEMO_API_KEY_{plan.upper()}") or None
+                for plan in ("free", "basic", "professional")
+            },
+            async_retry_delay_seconds=_float(env, "ASYNC_RETRY_DELAY_SECONDS", 5.0),
+        )
+
+    def check(self) -> None:
+        ports = [self.port, self.tiktok_stub_port, self.moto_port]
+        if len(set(ports)) != len(ports):
+            raise ConfigError("PORT, TIKTOK_STUB_PORT and MOTO_PORT must differ")

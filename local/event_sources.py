@@ -1,0 +1,348 @@
+"""The functions' other event sources, read from their `Events` in the template:
+
+- `Schedule` (an EventBridge rule) with `rate(N unit)`: the function is invoked asynchronously
+  every period with the rule's Input or EventBridge's "Scheduled Event". (`ScheduleV2` events
+  are Scheduler schedules: provisioned into moto, run by the scheduler loop.)
+- `SQS`: the queue is polled and the function invoked synchronously with a real SQS event
+  batch, as an event source mapping does; processed messages are deleted, a failed batch stays
+  for the queue's visibility timeout and redrive policy (`ReportBatchItemFailures` honoured).
+- `S3`: the bucket gets a notification configuration (moto delivers S3's event
+  notifications to a queue of the local stack's) and the function is invoked asynchronously
+  with each S3 event, as S3 invokes it.
+
+A template that declares none of these just gets no threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote_plus, unquote_plus
+
+import boto3
+
+from local.invoker import AsyncInvoker
+from local.lambda_runtime import FunctionRunner
+from local.provision import queue_url
+from local.scheduler_loop import rate_seconds
+from local.template import Template
+
+logger = logging.getLogger("local.events")
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class RateRules(threading.Thread):
+    """Runs the functions' `Schedule` events that have a `rate(...)` expression."""
+
+    def __init__(self, template: Template, invoker: AsyncInvoker, stop: threading.Event) -> None:
+        super().__init__(name="rate-rules", daemon=True)
+        self.template = template
+        self.invoker = invoker
+        self.stop = stop
+        self.rules: list[dict[str, Any]] = []
+        now = time.time()
+        for function in template.of_type("AWS::Serverless::Function"):
+            for event_name, event in template.function_events(function, "Schedule").items():
+                props = template.resolve(event.get("Properties", {}))
+                expression = str(props.get("Schedule", ""))
+                period = rate_seconds(expression)
+                enabled = props.get("Enabled", True) and props.get("State", "ENABLED") == "ENABLED"
+                if period is None:
+                    logger.warning(
+                        "%s.%s: %r is not emulated locally", function, event_name, expression
+                    )
+                    continue
+                if not enabled:
+                    continue
+                name = str(props.get("Name") or f"{function}{event_name}")
+                self.rules.append(
+                    {
+                        "function": function,
+                        "name": name,
+                        "period": period,
+                        "next": now + period,
+                        "input": props.get("Input"),
+                    }
+                )
+
+    def event(self, rule: dict[str, Any], moment: float) -> Any:
+        if rule["input"]:
+            return json.loads(rule["input"])
+        template = self.template
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": template.account_id,
+            "time": _iso(moment),
+            "region": template.region,
+            "resources": [
+                f"arn:aws:events:{template.region}:{template.account_id}:rule/{rule['name']}"
+            ],
+            "detail": {},
+        }
+
+    def run(self) -> None:
+        while self.rules and not self.stop.is_set():
+            now = time.time()
+            for rule in self.rules:
+                if rule["next"] <= now:
+                    self.invoker.invoke(
+                        rule["function"], self.event(rule, rule["next"]), f"rule {rule['name']}"
+                    )
+                    while rule["next"] <= now:
+                        rule["next"] += rule["period"]
+            self.stop.wait(max(0.0, min(r["next"] for r in self.rules) - time.time()))
+
+
+class SqsPoller(threading.Thread):
+    """One `SQS` event of a function: an event source mapping."""
+
+    def __init__(
+        self,
+        template: Template,
+        runner: FunctionRunner,
+        stop: threading.Event,
+        function: str,
+        properties: dict[str, Any],
+    ) -> None:
+        super().__init__(name=f"sqs-{function}", daemon=True)
+        self.template = template
+        self.runner = runner
+        self.stop = stop
+        self.function = function
+        self.queue_arn = str(properties["Queue"])
+        self.queue_url = queue_url(template, self.queue_arn)
+        self.batch_size = int(properties.get("BatchSize", 10))
+        self.window = float(properties.get("MaximumBatchingWindowInSeconds", 0))
+        self.partial = "ReportBatchItemFailures" in (properties.get("FunctionResponseTypes") or [])
+        self.client = boto3.client("sqs", region_name=template.region)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                messages = self._receive()
+                if messages:
+                    self._deliver(messages)
+            except Exception:
+                if self.stop.is_set():
+                    return
+                logger.exception("%s: polling %s failed", self.function, self.queue_arn)
+                self.stop.wait(1)
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + self.window
+        while len(messages) < self.batch_size and not self.stop.is_set():
+            response = self.client.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
+                WaitTimeSeconds=1 if not messages else 0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages", [])
+            messages.extend(received)
+            if not received or time.monotonic() >= deadline:
+                break
+        return messages
+
+    def record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = {}
+        for name, value in (message.get("MessageAttributes") or {}).items():
+            attributes[name] = {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": value.get("StringListValues", []),
+                "binaryListValues": value.get("BinaryListValues", []),
+                "dataType": value.get("DataType"),
+            }
+            attributes[name] = {k: v for k, v in attributes[name].items() if v is not None}
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message.get("Body", ""),
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": attributes,
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+            "awsRegion": self.template.region,
+        }
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> None:
+        event = {"Records": [self.record(m) for m in messages]}
+        started = time.perf_counter()
+        try:
+            result = self.runner.invoke(self.function, event)
+        except Exception as exc:
+            logger.warning(
+                "%s failed on a batch of %d from SQS (left on the queue): %s: %s",
+                self.function,
+                len(messages),
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+            )
+            return
+        failed = self._failed_ids(result, messages)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            self.client.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[start : start + 10])
+                ],
+            )
+        logger.info(
+            "%s processed %d SQS message(s), %d failed (%.0f ms)",
+            self.function,
+            len(messages),
+            len(failed),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _failed_ids(self, result: Any, messages: list[dict[str, Any]]) -> set[str]:
+        if not self.partial or not isinstance(result, dict):
+            return set()
+        everything = {m["MessageId"] for m in messages}
+        failures = result.get("batchItemFailures") or []
+        ids = {str(f.get("itemIdentifier") or "") for f in failures if isinstance(f, dict)}
+        if "" in ids or not ids <= everything:
+            return everything  # an invalid answer fails the whole batch, as Lambda does
+        return ids
+
+
+class BucketNotifications(threading.Thread):
+    """A function's `S3` event, as SAM wires it: a notification configuration on the bucket.
+    moto's S3 sends its event notifications to SQS queues (its Lambda target needs Docker), so
+    each subscription gets a queue of the local stack's own; this thread reads it and invokes
+    the function asynchronously with the S3 event, as S3 does."""
+
+    def __init__(
+        self,
+        template: Template,
+        invoker: AsyncInvoker,
+        stop: threading.Event,
+        function: str,
+        event_name: str,
+        properties: dict[str, Any],
+    ) -> None:
+        super().__init__(name=f"s3-{function}", daemon=True)
+        self.template = template
+        self.invoker = invoker
+        self.stop = stop
+        self.function = function
+        self.bucket = str(properties["Bucket"])
+        events = properties.get("Events") or []
+        self.events = [events] if isinstance(events, str) else [str(e) for e in events]
+        rules = ((properties.get("Filter") or {}).get("S3Key") or {}).get("Rules") or []
+        self.rules = [{"Name": str(r["Name"]).lower(), "Value": str(r["Value"])} for r in rules]
+        self.id = event_name
+        self.sqs = boto3.client("sqs", region_name=template.region)
+        queue = f"{template.stack_name}-{function}-{event_name}-s3-events"[:80]
+        self.queue_url = self.sqs.create_queue(QueueName=queue)["QueueUrl"]
+        self.queue_arn = f"arn:aws:sqs:{template.region}:{template.account_id}:{queue}"
+
+    def configuration(self) -> dict[str, Any]:
+        """This subscription in the bucket's notification configuration."""
+        entry: dict[str, Any] = {"Id": self.id, "QueueArn": self.queue_arn, "Events": self.events}
+        if self.rules:
+            entry["Filter"] = {"Key": {"FilterRules": self.rules}}
+        return entry
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                response = self.sqs.receive_message(
+                    QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                )
+                for message in response.get("Messages", []):
+                    self._deliver(json.loads(message["Body"]))
+                    self.sqs.delete_message(
+                        QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                    )
+            except Exception:
+                if self.stop.is_set():
+                    return
+                logger.exception("%s: reading S3 notifications failed", self.function)
+                self.stop.wait(1)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        if "Records" not in event:
+            return  # S3's test event for a new queue destination; a function never sees it
+        for record in event.get("Records", []):
+            complete_record(record)
+        keys = ", ".join(r["s3"]["object"]["key"] for r in event.get("Records", []))
+        self.invoker.invoke(self.function, event, f"s3 {self.bucket}/{keys}")
+
+
+def complete_record(record: dict[str, Any]) -> None:
+    """Fill in the fields of an S3 event record that moto leaves out or writes differently."""
+    record.setdefault("userIdentity", {"principalId": "AWS:LOCAL"})
+    record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+    record.setdefault(
+        "responseElements",
+        {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": uuid.uuid4().hex},
+    )
+    s3 = record.setdefault("s3", {})
+    s3.setdefault("bucket", {}).setdefault("ownerIdentity", {"principalId": "LOCAL"})
+    obj = s3.setdefault("object", {})
+    obj.setdefault("sequencer", f"{time.time_ns():016X}")
+    # S3 URL-encodes the key as a form value but keeps its slashes (moto encodes them too).
+    obj["key"] = quote_plus(unquote_plus(str(obj.get("key", ""))), safe="/")
+
+
+def _notify(template: Template, subscriptions: list[BucketNotifications]) -> None:
+    """Put each bucket's notification configuration (one per bucket, as S3 keeps it)."""
+    s3 = boto3.client("s3", region_name=template.region)
+    for bucket in {s.bucket for s in subscriptions}:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    s.configuration() for s in subscriptions if s.bucket == bucket
+                ]
+            },
+        )
+
+
+def start_event_sources(
+    template: Template,
+    runner: FunctionRunner,
+    invoker: AsyncInvoker,
+    stop: threading.Event,
+) -> list[threading.Thread]:
+    """Start a thread for each kind of event source the template declares."""
+    threads: list[threading.Thread] = []
+    rules = RateRules(template, invoker, stop)
+    if rules.rules:
+        threads.append(rules)
+    for function in template.of_type("AWS::Serverless::Function"):
+        for event in template.function_events(function, "SQS").values():
+            props = template.resolve(event.get("Properties", {}))
+            if props.get("Enabled", True):
+                threads.append(SqsPoller(template, runner, stop, function, props))
+    subscriptions = [
+        BucketNotifications(
+            template, invoker, stop, function, name, template.resolve(event.get("Properties", {}))
+        )
+        for function in template.of_type("AWS::Serverless::Function")
+        for name, event in template.function_events(function, "S3").items()
+    ]
+    if subscriptions:
+        _notify(template, subscriptions)
+        threads.extend(subscriptions)
+    for thread in threads:
+        thread.start()
+    return threads

@@ -1,0 +1,282 @@
+"""EventBridge Scheduler's dispatcher, which moto does not have: reads the schedules through the
+Scheduler API (every group) and invokes each one's target at its time.
+
+- `at(...)` (one-time, in `ScheduleExpressionTimezone`): fires when its time comes, to the
+  second; one already past when first seen fires at once. A schedule fires once for a given
+  name, expression and input: an update that changes them arms it again.
+- `rate(N unit)`: fires every N units from the schedule's creation (or StartDate).
+- The target (a template function, by ARN) is invoked asynchronously with the schedule's Input
+  (context attributes such as `<aws.scheduler.scheduled-time>` substituted), as Scheduler does;
+  Lambda's retries and destinations then apply (local/invoker.py).
+- `ActionAfterCompletion: DELETE` deletes a one-time schedule after it fired, unless it was
+  changed meanwhile.
+- A target that is not a template function fails delivery: the event goes to the schedule's
+  dead-letter queue, if it has one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import boto3
+
+from local.invoker import AsyncInvoker
+from local.provision import queue_url
+from local.template import Template
+
+logger = logging.getLogger("local.scheduler")
+
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
+_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def at_time(expression: str, timezone: str | None) -> datetime | None:
+    """The moment of an `at(...)` expression in its time zone, or None if it is not one."""
+    found = _AT.match(expression.strip())
+    if not found:
+        return None
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return datetime.fromisoformat(found.group(1)).replace(tzinfo=zone).astimezone(UTC)
+
+
+def rate_seconds(expression: str) -> int | None:
+    """The period of a `rate(...)` expression in seconds, or None if it is not one."""
+    found = _RATE.match(expression.strip())
+    if not found:
+        return None
+    return int(found.group(1)) * _UNITS[found.group(2).rstrip("s")]
+
+
+@dataclass
+class _Known:
+    modified: Any
+    details: dict[str, Any]
+
+
+class SchedulerLoop(threading.Thread):
+    """A thread that fires due schedules until `stop` is set."""
+
+    def __init__(
+        self,
+        template: Template,
+        invoker: AsyncInvoker,
+        stop: threading.Event,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        super().__init__(name="scheduler-loop", daemon=True)
+        self.template = template
+        self.invoker = invoker
+        self.stop = stop
+        self.poll_seconds = poll_seconds
+        self.client = boto3.client("scheduler", region_name=template.region)
+        self._sqs = boto3.client("sqs", region_name=template.region)
+        self._known: dict[tuple[str, str], _Known] = {}
+        self._fired: set[tuple[str, str, str, str]] = set()
+        self._next_rate: dict[tuple[str, str, str, str], float] = {}
+        self._reported: set[tuple[str, str, str]] = set()
+        self.fired_count = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            next_due: float | None = None
+            try:
+                next_due = self.tick()
+            except Exception:
+                if self.stop.is_set():
+                    break
+                logger.exception("scheduler loop: reading the schedules failed")
+            wait = self.poll_seconds
+            if next_due is not None:
+                wait = min(wait, max(0.0, next_due - time.time()))
+            self.stop.wait(wait)
+
+    # --- one pass -----------------------------------------------------------------------------
+
+    def _summaries(self) -> list[dict[str, Any]]:
+        summaries: list[dict[str, Any]] = []
+        request: dict[str, Any] = {}
+        while True:
+            page = self.client.list_schedules(**request)
+            summaries.extend(page.get("Schedules", []))
+            if not page.get("NextToken"):
+                return summaries
+            request["NextToken"] = page["NextToken"]
+
+    def _details(self, summary: dict[str, Any]) -> dict[str, Any] | None:
+        key = (summary["GroupName"], summary["Name"])
+        known = self._known.get(key)
+        if known is not None and known.modified == summary.get("LastModificationDate"):
+            return known.details
+        try:
+            details: dict[str, Any] = self.client.get_schedule(Name=key[1], GroupName=key[0])
+        except self.client.exceptions.ResourceNotFoundException:
+            return None
+        self._known[key] = _Known(summary.get("LastModificationDate"), details)
+        return details
+
+    def tick(self, now: float | None = None) -> float | None:
+        """Fire what is due; return the time (epoch seconds) of the next known due schedule."""
+        now = time.time() if now is None else now
+        next_due: float | None = None
+        seen: set[tuple[str, str]] = set()
+        for summary in self._summaries():
+            seen.add((summary["GroupName"], summary["Name"]))
+            details = self._details(summary)
+            if details is None or details.get("State", "ENABLED") != "ENABLED":
+                continue
+            due = self._consider(details, now)
+            if due is not None and (next_due is None or due < next_due):
+                next_due = due
+        for gone in set(self._known) - seen:
+            del self._known[gone]
+        return next_due
+
+    def _identity(self, details: dict[str, Any]) -> tuple[str, str, str, str]:
+        return (
+            details["GroupName"],
+            details["Name"],
+            details["ScheduleExpression"],
+            details.get("Target", {}).get("Input", ""),
+        )
+
+    def _consider(self, details: dict[str, Any], now: float) -> float | None:
+        """Fire the schedule if due; return when it is due next (None: never again)."""
+        identity = self._identity(details)
+        expression = details["ScheduleExpression"]
+        moment = at_time(expression, details.get("ScheduleExpressionTimezone"))
+        if moment is not None:
+            if identity in self._fired:
+                return None
+            due = moment.timestamp()
+            if due > now:
+                return due
+            self._fired.add(identity)
+            self._fire(details, due)
+            if details.get("ActionAfterCompletion") == "DELETE":
+                self._delete_if_unchanged(details)
+            return None
+        period = rate_seconds(expression)
+        if period is not None:
+            if identity not in self._next_rate:
+                start = details.get("StartDate") or details.get("CreationDate")
+                first = start.timestamp() if isinstance(start, datetime) else now
+                self._next_rate[identity] = first + period
+            due = self._next_rate[identity]
+            end = details.get("EndDate")
+            if isinstance(end, datetime) and due > end.timestamp():
+                return None
+            if due > now:
+                return due
+            self._fire(details, due)
+            # Missed periods (the machine slept) are skipped, as Scheduler does.
+            while self._next_rate[identity] <= now:
+                self._next_rate[identity] += period
+            return self._next_rate[identity]
+        report = (details["GroupName"], details["Name"], expression)
+        if report not in self._reported:
+            self._reported.add(report)
+            logger.warning(
+                "schedule %s/%s: %r is not emulated locally (only at() and rate())",
+                details["GroupName"],
+                details["Name"],
+                expression,
+            )
+        return None
+
+    # --- firing -------------------------------------------------------------------------------
+
+    def _fire(self, details: dict[str, Any], due: float) -> None:
+        target = details.get("Target", {})
+        execution_id = str(uuid.uuid4())
+        raw = _substitute(target.get("Input"), details, due, execution_id)
+        try:
+            event: Any = json.loads(raw) if raw is not None else {}
+        except ValueError:
+            event = raw
+        self.fired_count += 1
+        lateness = max(0.0, time.time() - due)
+        function = self.template.function_for_arn(str(target.get("Arn", "")))
+        if function is None:
+            logger.warning(
+                "schedule %s/%s: target %s is not a function of the template",
+                details["GroupName"],
+                details["Name"],
+                target.get("Arn"),
+            )
+            self._dead_letter(details, raw, execution_id, "ResourceNotFoundException")
+            return
+        logger.info(
+            "schedule %s/%s fired (%s, %.1f s after its time) -> %s",
+            details["GroupName"],
+            details["Name"],
+            details["ScheduleExpression"],
+            lateness,
+            function,
+        )
+        self.invoker.invoke(function, event, f"schedule {details['Name']}")
+
+    def _delete_if_unchanged(self, details: dict[str, Any]) -> None:
+        group, name = details["GroupName"], details["Name"]
+        try:
+            current = self.client.get_schedule(Name=name, GroupName=group)
+            if self._identity(current) != self._identity(details):
+                return  # updated since it fired: it is a new schedule now
+            self.client.delete_schedule(Name=name, GroupName=group)
+        except self.client.exceptions.ResourceNotFoundException:
+            return
+        self._known.pop((group, name), None)
+        logger.info("schedule %s/%s deleted after completion", group, name)
+
+    def _dead_letter(
+        self, details: dict[str, Any], body: str | None, execution_id: str, code: str
+    ) -> None:
+        arn = (details.get("Target", {}).get("DeadLetterConfig") or {}).get("Arn")
+        if not arn:
+            return
+        attributes = {
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": f"target {details['Target'].get('Arn')} not found",
+            "EXECUTION_ID": execution_id,
+            "SCHEDULE_ARN": details.get("Arn", ""),
+            "TARGET_ARN": details["Target"].get("Arn", ""),
+            "ATTEMPT": "1",
+        }
+        self._sqs.send_message(
+            QueueUrl=queue_url(self.template, arn),
+            MessageBody=body or "{}",
+            MessageAttributes={
+                key: {"DataType": "String", "StringValue": value or "-"}
+                for key, value in attributes.items()
+            },
+        )
+
+
+def _substitute(
+    raw: str | None, details: dict[str, Any], due: float, execution_id: str
+) -> str | None:
+    """Scheduler's context attributes in a target's Input."""
+    if raw is None:
+        return None
+    scheduled = datetime.fromtimestamp(due, UTC).replace(microsecond=0)
+    values = {
+        "<aws.scheduler.schedule-arn>": details.get("Arn", ""),
+        "<aws.scheduler.scheduled-time>": scheduled.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "<aws.scheduler.execution-id>": execution_id,
+        "<aws.scheduler.attempt-number>": "1",
+    }
+    for placeholder, value in values.items():
+        raw = raw.replace(placeholder, value)
+    return raw

@@ -1,0 +1,282 @@
+"""The whole system on loopback: moto's server as AWS, the template's resources provisioned in
+it, the stand-in TikTok, demo data, the API behind a local API Gateway, the scheduler loop and
+the functions' other event sources. The functions' code runs unchanged: it finds moto through
+the standard `AWS_ENDPOINT_URL` and TikTok through the template's TikTokApiBaseUrl parameter.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.config import ConfigError, LocalConfig
+
+logger = logging.getLogger("local.stack")
+
+REGION = "us-east-1"
+# Fake credentials: nothing here may reach a real AWS account.
+AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "local",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+}
+# Powertools settings for a process without the X-Ray daemon and CloudWatch, kept unless the
+# developer sets them: no traces, and no metric records interleaved with the logs.
+LOCAL_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "1"}
+# Function settings a developer may override locally (the template's value otherwise).
+OVERRIDABLE = {"POWERTOOLS_LOG_LEVEL"}
+STUB_CLIENT_KEY = "local-client-key"
+STUB_CLIENT_SECRET = "local-client-secret"  # noqa: S105 - the stand-in TikTok's fake secret
+
+
+def check_port_free(host: str, port: int, name: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise ConfigError(
+                f"port {port} ({name}) is in use; set {name} to a free port"
+            ) from None
+
+
+def point_boto3_at(endpoint: str) -> None:
+    """Every AWS client of this process (ours and the functions') talks to `endpoint`."""
+    for variable in list(os.environ):
+        if variable.startswith("AWS_ENDPOINT_URL_") or variable in ("AWS_PROFILE",):
+            del os.environ[variable]
+    os.environ.update(AWS_ENVIRONMENT)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    # Loopback must never go through a proxy the machine may have configured.
+    for variable in ("NO_PROXY", "no_proxy"):
+        current = [v for v in os.environ.get(variable, "").split(",") if v]
+        os.environ[variable] = ",".join([*current, "127.0.0.1", "localhost"])
+
+
+def apply_function_environment(environments: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The functions' resolved variables, applied to this process (they all run here).
+    Returns the variables set; warns where two functions disagree."""
+    merged: dict[str, str] = {}
+    for function, values in environments.items():
+        for key, value in values.items():
+            if key in merged and merged[key] != value:
+                logger.warning(
+                    "functions disagree on %s (%s sets %r); using %r",
+                    key,
+                    function,
+                    value,
+                    merged[key],
+                )
+                continue
+            merged[key] = value
+    for key, value in merged.items():
+        if key in OVERRIDABLE and os.environ.get(key):
+            continue
+        os.environ[key] = value
+    for key, value in LOCAL_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    return merged
+
+
+class SerializedMotoServer:
+    """moto's server on a thread, answering DynamoDB requests one at a time. moto's DynamoDB
+    is not safe for concurrent requests: a transaction deep-copies the table to roll back to
+    and, when it fails (a condition, as for a 409), puts that copy back, discarding what other
+    requests wrote meanwhile; the copy itself can fail ("dictionary changed size during
+    iteration", an HTTP 500). Other services' requests stay concurrent (SQS long polls wait
+    inside moto and must not hold anyone up)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def one_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
+            if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+                return app(environ, start_response)
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            if length:  # the body is read before waiting: a slow sender holds no one up
+                environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
+            with lock:
+                return list(app(environ, start_response))
+
+        self._server = make_server(
+            host, port, one_at_a_time, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="moto-server", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+@dataclass
+class LocalStack:
+    config: LocalConfig
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    api_keys: dict[str, str] = field(default_factory=dict)
+    demo_users: list[Any] = field(default_factory=list)
+    template: Any = None
+    started_at: float = 0.0
+    runner: Any = None  # local.lambda_runtime.FunctionRunner, once started
+    gateway: Any = None  # local.gateway.Gateway, once started
+    _moto: Any = None
+    _stub: Any = None
+    _api: Any = None
+    _invoker: Any = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.port}"
+
+    @property
+    def stub_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.tiktok_stub_port}"
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.moto_port}"
+
+    def start(self) -> None:
+        started = time.perf_counter()
+        config = self.config
+        config.check()
+        from local.lambda_runtime import add_layers_to_path
+        from local.template import Template
+
+        self.template = Template.load(
+            parameters={
+                "TikTokApiBaseUrl": self.stub_url,
+                "MinScheduleLeadSeconds": str(config.min_schedule_lead_seconds),
+            },
+            region=REGION,
+        )
+        add_layers_to_path(self.template)  # the shared package, as Lambda's layers provide it
+        from local.seed import resolve_api_keys
+
+        try:
+            self.api_keys = resolve_api_keys(config.demo_api_keys)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        for port, name in (
+            (config.port, "PORT"),
+            (config.tiktok_stub_port, "TIKTOK_STUB_PORT"),
+            (config.moto_port, "MOTO_PORT"),
+        ):
+            check_port_free(config.host, port, name)
+
+        point_boto3_at(self.moto_url)
+        self._start_moto()
+        self._start_stub()
+        self._provision()
+        self._seed()
+        self._start_api()
+        self._start_background()
+        self.started_at = time.time()
+        logger.info("local stack up in %.1f s", time.perf_counter() - started)
+
+    def _start_moto(self) -> None:
+        self._moto = SerializedMotoServer(self.config.host, self.config.moto_port)
+        self._moto.start()
+
+    def _start_stub(self) -> None:
+        from local.tiktok_stub import TikTokStub
+
+        self._stub = TikTokStub(
+            host=self.config.host,
+            port=self.config.tiktok_stub_port,
+            client_key=STUB_CLIENT_KEY,
+            client_secret=STUB_CLIENT_SECRET,
+        )
+        self._stub.start()
+
+    def _provision(self) -> None:
+        from local.provision import function_environments, provision, put_secure_parameter
+
+        template = self.template
+        provision(template)
+        put_secure_parameter(
+            template,
+            template.parameter("TikTokClientParameterName"),
+            json.dumps({"clientKey": STUB_CLIENT_KEY, "clientSecret": STUB_CLIENT_SECRET}),
+        )
+        apply_function_environment(function_environments(template))
+
+    def _seed(self) -> None:
+        from local.seed import seed_demo_data
+        from post_scheduler import wiring
+        from post_scheduler.adapters.aws import aws_client
+        from post_scheduler.adapters.table import SchedulingTable
+        from post_scheduler.adapters.token_cipher import TokenCipher
+
+        wiring.reset()
+        template = self.template
+        self.demo_users = seed_demo_data(
+            SchedulingTable(template.physical["Table"]),
+            aws_client("s3"),
+            template.physical["VideoBucket"],
+            TokenCipher(template.attributes["TokenKey.Arn"]),
+            self._stub,
+            self.api_keys,
+        )
+
+    def _start_api(self) -> None:
+        from local.gateway import Gateway
+        from local.http_server import ApiServer
+        from local.lambda_runtime import FunctionRunner
+
+        self.runner = FunctionRunner(self.template, pooled=True)
+        self.gateway = Gateway(self.template, self.runner)
+        self._api = ApiServer(self.gateway, self.config.host, self.config.port)
+        self._api.start()
+
+    def _start_background(self) -> None:
+        from local.event_sources import start_event_sources
+        from local.invoker import AsyncInvoker
+        from local.scheduler_loop import SchedulerLoop
+
+        self._invoker = AsyncInvoker(
+            self.template, self.runner, self.stop_event, self.config.async_retry_delay_seconds
+        )
+        loop = SchedulerLoop(self.template, self._invoker, self.stop_event)
+        loop.start()
+        self._threads = [
+            loop,
+            *start_event_sources(self.template, self.runner, self._invoker, self.stop_event),
+        ]
+
+    def stop(self, grace_seconds: float = 5.0) -> None:
+        """Stop everything, newest first; running invocations get `grace_seconds` to end."""
+        self.stop_event.set()
+        if self._api is not None:
+            self._api.stop()
+        for thread in self._threads:
+            thread.join(3)
+        if self._invoker is not None and not self._invoker.wait(grace_seconds):
+            logger.warning("%d invocation(s) still running; abandoned", self._invoker.in_flight())
+        if self._stub is not None:
+            self._stub.stop()
+        if self._moto is not None:
+            self._moto.stop()
