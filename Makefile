@@ -15,12 +15,13 @@ PY := $(BIN)/python
 # sam build needs a python3.13 on PATH; the project venv provides one.
 SAM := PATH="$(abspath $(BIN)):$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
 
-.PHONY: help venv tools test unit lint template build run bench lock clean
+.PHONY: help venv tools test unit lint template build run bench openapi lock clean
 
 help:
 	@echo "make run    start the local stack (API on http://127.0.0.1:\$${PORT:-3000})"
 	@echo "make test   install what is needed, lint, check the template, run every test"
 	@echo "make bench  run the benchmarks (not part of make test)"
+	@echo "make openapi  regenerate openapi.json from the code (a test fails while it is stale)"
 
 $(VENV)/.installed: requirements/dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 13) else 1)' || \
@@ -62,6 +63,10 @@ run: venv
 
 bench: venv
 	$(PY) -m bench
+
+# The API's OpenAPI document, generated from the handlers' routes and the template.
+openapi: venv
+	$(PY) -m local.openapi
 
 # Re-resolve the locked requirement files from their .in files.
 lock:

@@ -1,5 +1,6 @@
 """POST /api/v1/schedule/create and POST /api/v1/schedule: schedule a video."""
 
+from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.requests import CreateScheduleRequest
 from post_scheduler.models.responses import CreatedSchedule
@@ -8,9 +9,41 @@ from post_scheduler.wiring import schedule_service
 
 api = JsonApi()
 
+DESCRIPTION = (
+    "Schedule a video for future publication: one of your `ready` videos to one of your TikTok"
+    " accounts, at least 15 minutes ahead (the deployment's minimum lead), at an exact UTC"
+    " second. Optional `title` and `hashtags` form the caption (together at most 2200"
+    " characters, counted in UTF-16 units as TikTok does); `options` are TikTok's post"
+    " settings. A video can have one pending post. Basic and Professional plans only, up to"
+    " 10 or 50 pending posts."
+)
+RESPONSES = docs.responses(
+    docs.success(
+        docs.Ok[CreatedSchedule], docs.ok_example(docs.CREATED_SCHEDULE), "The post is scheduled"
+    ),
+    403,
+    404,
+    409,
+    422,
+    body=True,
+    messages={404: "video not found"},
+)
 
-@api.routes.post("/api/v1/schedule/create", summary="Create Scheduled Post")
-@api.routes.post("/api/v1/schedule", summary="Create Scheduled Post (base endpoint)")
+
+@api.routes.post(
+    "/api/v1/schedule/create",
+    summary="Create Scheduled Post",
+    description=DESCRIPTION,
+    responses=RESPONSES,
+    tags=["Scheduling"],
+)
+@api.routes.post(
+    "/api/v1/schedule",
+    summary="Create Scheduled Post (base endpoint)",
+    description=f"The reference's base endpoint, as /api/v1/schedule/create. {DESCRIPTION}",
+    responses=RESPONSES,
+    tags=["Scheduling"],
+)
 @tracer.capture_method
 def create_schedule(body: CreateScheduleRequest):  # type: ignore[no-untyped-def]
     schedule = schedule_service().create(api.caller.user_id, body)

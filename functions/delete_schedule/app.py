@@ -1,5 +1,10 @@
 """DELETE /api/v1/schedule/{scheduleId}: delete a post (a pending one frees its plan slot)."""
 
+from typing import Literal
+
+from pydantic import BaseModel
+
+from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import ScheduleIdPath
 from post_scheduler.observability import count, logger, tracer
@@ -8,7 +13,33 @@ from post_scheduler.wiring import schedule_service
 api = JsonApi()
 
 
-@api.routes.delete("/api/v1/schedule/<scheduleId>", summary="Delete Scheduled Post")
+class DeletedSchedule(BaseModel):
+    """The deleted post."""
+
+    model_config = docs.DEFERRED
+
+    scheduleId: str
+    deleted: Literal[True]
+
+
+@api.routes.delete(
+    "/api/v1/schedule/<scheduleId>",
+    summary="Delete Scheduled Post",
+    description=(
+        "Delete a post and its schedule; a pending post frees its plan slot and its video."
+        " A post that is being published or was published cannot be deleted (409)."
+    ),
+    responses=docs.responses(
+        docs.success(
+            docs.Ok[DeletedSchedule],
+            docs.ok_example({"scheduleId": docs.SCHEDULE_ID, "deleted": True}),
+            "The post is deleted",
+        ),
+        404,
+        409,
+    ),
+    tags=["Scheduling"],
+)
 @tracer.capture_method
 def delete_schedule(scheduleId: ScheduleIdPath):  # type: ignore[no-untyped-def]  # noqa: N803
     deleted = schedule_service().delete(api.caller.user_id, scheduleId)

@@ -4,8 +4,10 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
+from post_scheduler.models.responses import ScheduledVideo
 from post_scheduler.observability import tracer
 from post_scheduler.wiring import schedule_service
 
@@ -17,7 +19,23 @@ StatusFilter = Annotated[
 ]
 
 
-@api.routes.get("/api/v1/schedule/scheduled-videos", summary="Get Scheduled Videos")
+@api.routes.get(
+    "/api/v1/schedule/scheduled-videos",
+    summary="Get Scheduled Videos",
+    description=(
+        "Get all scheduled videos of the authenticated user, soonest first, a page at a time."
+        " An executed post carries `tiktokPublishId`, `publishStartedAt` and `executedAt`; a"
+        " failed one `failureReason`."
+    ),
+    responses=docs.responses(
+        docs.success(
+            docs.Page[ScheduledVideo],
+            docs.page_example(docs.SCHEDULED_VIDEO),
+            "A page of the user's scheduled posts",
+        )
+    ),
+    tags=["Scheduling"],
+)
 @tracer.capture_method
 def list_scheduled_videos(  # type: ignore[no-untyped-def]
     limit: PageLimit = DEFAULT_PAGE_SIZE,

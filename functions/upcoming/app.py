@@ -2,15 +2,44 @@
 
 from typing import Any
 
+from pydantic import BaseModel
+
+from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
+from post_scheduler.models.responses import UpcomingPost
 from post_scheduler.observability import tracer
 from post_scheduler.wiring import schedule_service
 
 api = JsonApi(authenticated=False)
 
 
-@api.routes.get("/api/v1/schedule/upcoming", summary="Get Upcoming Scheduled Posts")
+class UpcomingPage(BaseModel):
+    """A page of upcoming posts, soonest first."""
+
+    model_config = docs.DEFERRED
+
+    upcomingPosts: list[UpcomingPost]
+    nextToken: str = docs.next_token()
+
+
+@api.routes.get(
+    "/api/v1/schedule/upcoming",
+    summary="Get Upcoming Scheduled Posts",
+    description=(
+        "Public (no authentication): pending posts of all users still to come, soonest first,"
+        " showing only their schedule id, publish time and TikTok account id."
+    ),
+    responses=docs.responses(
+        docs.success(
+            docs.Ok[UpcomingPage],
+            docs.ok_example({"upcomingPosts": [docs.UPCOMING_POST]}),
+            "A page of upcoming posts",
+        ),
+        authenticated=False,
+    ),
+    tags=["Scheduling"],
+)
 @tracer.capture_method
 def upcoming(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None):  # type: ignore[no-untyped-def]
     posts, token = schedule_service().upcoming(limit, next_token)

@@ -1,15 +1,39 @@
 """PUT /api/v1/schedule/{scheduleId}: move, re-caption, cancel, re-activate or mark executed."""
 
+from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import ScheduleIdPath
 from post_scheduler.models.requests import UpdateScheduleRequest
+from post_scheduler.models.responses import ScheduledVideo
 from post_scheduler.observability import count, logger, tracer
 from post_scheduler.wiring import schedule_service
 
 api = JsonApi()
 
 
-@api.routes.put("/api/v1/schedule/<scheduleId>", summary="Update Scheduled Post")
+@api.routes.put(
+    "/api/v1/schedule/<scheduleId>",
+    summary="Update Scheduled Post",
+    description=(
+        "Update a scheduled post before it publishes: send at least one of"
+        " `scheduledPublishTime` (the same rules as when creating), `status` (`pending`"
+        " re-activates a cancelled post and counts against the plan again, `cancelled` frees"
+        " its plan slot, `executed` marks it published elsewhere), `title`, `hashtags`,"
+        " `options`. The post's schedule follows. Answers the updated post as the list shows"
+        " it; an executed post cannot be changed (409)."
+    ),
+    responses=docs.responses(
+        docs.success(
+            docs.Ok[ScheduledVideo], docs.ok_example(docs.SCHEDULED_VIDEO), "The updated post"
+        ),
+        403,
+        404,
+        409,
+        422,
+        body=True,
+    ),
+    tags=["Scheduling"],
+)
 @tracer.capture_method
 def update_schedule(scheduleId: ScheduleIdPath, body: UpdateScheduleRequest):  # type: ignore[no-untyped-def]  # noqa: N803
     service = schedule_service()
