@@ -4,7 +4,7 @@ from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.accounts import ConnectStart
 from post_scheduler.observability import tracer
-from post_scheduler.onboarding import account_service
+from post_scheduler.wiring import account_service
 
 api = JsonApi()
 

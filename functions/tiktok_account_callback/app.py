@@ -9,7 +9,7 @@ from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.accounts import ConnectedAccount
 from post_scheduler.observability import count, trace_http_client, tracer
-from post_scheduler.onboarding import account_service
+from post_scheduler.wiring import account_service
 
 api = JsonApi(authenticated=False)
 trace_http_client()

@@ -5,7 +5,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from post_scheduler.observability import count, logger, metrics, tracer
-from post_scheduler.onboarding import video_service
+from post_scheduler.wiring import video_service
 
 
 @logger.inject_lambda_context

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
+_MIB = 1024 * 1024
+
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
@@ -34,7 +36,11 @@ class Settings:
     tiktok_auth_url: str
     tiktok_client_parameter: str
     token_kms_key_id: str
-    publish_lease_margin_seconds: int
+    tiktok_redirect_uri: str
+    tiktok_use_pkce: bool
+    video_multipart_threshold_bytes: int
+    video_part_size_bytes: int
+    video_upload_url_seconds: int
 
 
 @cache
@@ -60,5 +66,10 @@ def get_settings() -> Settings:
         tiktok_auth_url=env("TIKTOK_AUTH_URL", "https://www.tiktok.com/v2/auth/authorize/"),
         tiktok_client_parameter=env("TIKTOK_CLIENT_PARAMETER", ""),
         token_kms_key_id=env("TOKEN_KMS_KEY_ID", ""),
-        publish_lease_margin_seconds=_int("PUBLISH_LEASE_MARGIN_SECONDS", 30),
+        # Empty: derived from the API's own address per request.
+        tiktok_redirect_uri=env("TIKTOK_REDIRECT_URI", "").strip(),
+        tiktok_use_pkce=env("TIKTOK_USE_PKCE", "").strip().lower() == "true",
+        video_multipart_threshold_bytes=_int("VIDEO_MULTIPART_THRESHOLD_BYTES", 100 * _MIB),
+        video_part_size_bytes=_int("VIDEO_PART_SIZE_BYTES", 64 * _MIB),
+        video_upload_url_seconds=_int("VIDEO_UPLOAD_URL_SECONDS", 3600),
     )

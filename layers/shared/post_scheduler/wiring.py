@@ -13,9 +13,14 @@ if TYPE_CHECKING:
     from post_scheduler.adapters.publication_store import PublicationStore
     from post_scheduler.adapters.scheduler import PublishScheduler
     from post_scheduler.adapters.table import SchedulingTable
+    from post_scheduler.adapters.tiktok_client import TikTokClient
+    from post_scheduler.adapters.token_cipher import TokenCipher
     from post_scheduler.auth.authorizer import Authorizer
+    from post_scheduler.domain.accounts import AccountService
+    from post_scheduler.domain.api_keys import ApiKeyService
     from post_scheduler.domain.publishing import PostPublisher
     from post_scheduler.domain.schedules import ScheduleService
+    from post_scheduler.domain.videos import VideoService
 
 
 @cache
@@ -78,6 +83,62 @@ def authorizer() -> Authorizer:
 
 
 @cache
+def video_service(bucket: str | None = None) -> VideoService:
+    """Videos in `bucket` (default: the deployment's video bucket)."""
+    from post_scheduler.adapters.video_store import VideoStore
+    from post_scheduler.domain.videos import UploadRules, VideoService
+
+    settings = get_settings()
+    rules = UploadRules(
+        multipart_threshold_bytes=settings.video_multipart_threshold_bytes,
+        part_size_bytes=settings.video_part_size_bytes,
+        url_seconds=settings.video_upload_url_seconds,
+    )
+    return VideoService(scheduling_table(), VideoStore(bucket or settings.video_bucket), rules)
+
+
+@cache
+def account_service() -> AccountService:
+    from post_scheduler.domain.accounts import AccountService, OAuthSettings
+
+    settings = get_settings()
+    oauth = OAuthSettings(
+        authorize_url=settings.tiktok_auth_url,
+        redirect_uri=settings.tiktok_redirect_uri,
+        use_pkce=settings.tiktok_use_pkce,
+    )
+    return AccountService(
+        scheduling_table(),
+        settings=oauth,
+        credentials=tiktok_app_credentials,
+        tiktok=tiktok_client,
+        cipher=token_cipher,
+        schedules=schedule_service,
+    )
+
+
+@cache
+def api_key_service() -> ApiKeyService:
+    from post_scheduler.domain.api_keys import ApiKeyService
+
+    return ApiKeyService(scheduling_table())
+
+
+@cache
+def tiktok_client() -> TikTokClient:
+    from post_scheduler.adapters.tiktok_client import TikTokClient
+
+    return TikTokClient(get_settings().tiktok_api_base_url)
+
+
+@cache
+def token_cipher() -> TokenCipher:
+    from post_scheduler.adapters.token_cipher import TokenCipher
+
+    return TokenCipher(get_settings().token_kms_key_id)
+
+
+@cache
 def publication_store() -> PublicationStore:
     from post_scheduler.adapters.publication_store import PublicationStore
 
@@ -86,17 +147,14 @@ def publication_store() -> PublicationStore:
 
 @cache
 def post_publisher() -> PostPublisher:
-    from post_scheduler.adapters.tiktok_client import TikTokClient
-    from post_scheduler.adapters.token_cipher import TokenCipher
     from post_scheduler.adapters.video_store import VideoStore
     from post_scheduler.domain.publishing import PostPublisher
 
-    settings = get_settings()
     return PostPublisher(
         store=publication_store(),
-        videos=VideoStore(settings.video_bucket),
-        tiktok=TikTokClient(settings.tiktok_api_base_url),
-        cipher=TokenCipher(settings.token_kms_key_id),
+        videos=VideoStore(get_settings().video_bucket),
+        tiktok=tiktok_client(),
+        cipher=token_cipher(),
         credentials=tiktok_app_credentials,
     )
 
@@ -138,6 +196,11 @@ def reset() -> None:
         authorizer,
         publication_store,
         post_publisher,
+        video_service,
+        account_service,
+        api_key_service,
+        tiktok_client,
+        token_cipher,
     ):
         factory.cache_clear()
     aws_client.cache_clear()

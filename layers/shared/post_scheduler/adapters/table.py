@@ -698,13 +698,7 @@ class SchedulingTable:
             ),
             "ConsistentRead": True,
         }
-        while True:
-            response = self.client.query(**request)
-            for item in response["Items"]:
-                return TikTokAccountRecord.model_validate(from_item(item))
-            if "LastEvaluatedKey" not in response:
-                return None
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return self._first_match(request, TikTokAccountRecord)
 
     def save_account_grant(self, account: TikTokAccountRecord) -> bool:
         """Create the account or refresh its profile and tokens (one write; `createdAt` is kept
@@ -851,10 +845,15 @@ class SchedulingTable:
             "FilterExpression": "keyId = :keyId",
         }
         request["ExpressionAttributeValues"].update(_values(keyId=key_id))
+        return self._first_match(request, ApiKeyRecord)
+
+    def _first_match[M: BaseModel](self, request: dict[str, Any], model: type[M]) -> M | None:
+        """The first item a filtered query finds, reading page after page (a filter may leave
+        whole pages empty)."""
         while True:
             response = self.client.query(**request)
             for item in response["Items"]:
-                return ApiKeyRecord.model_validate(from_item(item))
+                return model.model_validate(from_item(item))
             if "LastEvaluatedKey" not in response:
                 return None
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -126,28 +126,6 @@ class UpcomingPost(BaseModel):
         )
 
 
-class VideoItem(BaseModel):
-    id: str
-    title: str
-    description: str
-    sizeBytes: int
-    contentType: str
-    status: str
-    createdAt: str
-
-    @classmethod
-    def of(cls, video: VideoRecord) -> VideoItem:
-        return cls(
-            id=video.videoId,
-            title=video.title,
-            description=video.description,
-            sizeBytes=video.sizeBytes,
-            contentType=video.contentType,
-            status=video.status,
-            createdAt=format_utc(video.createdAt),
-        )
-
-
 class AccountItem(BaseModel):
     id: str
     username: str
