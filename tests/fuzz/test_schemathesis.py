@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.conftest import ROOT, RunningStack
+from local.launcher import ROOT, RunningStack
 
 pytestmark = pytest.mark.e2e
 
