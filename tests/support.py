@@ -662,6 +662,33 @@ def run_concurrently[T](count: int, work: Callable[[int], T], timeout: float = 6
     return results
 
 
+class FunctionCallRecorder:
+    """The AWS calls botocore prepares while each template function runs, as
+    (function, "service.Operation", params); register `record` on `before-parameter-build`."""
+
+    def __init__(self) -> None:
+        self.current: list[str] = []
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if self.current:
+            operation = f"{model.service_model.endpoint_prefix}.{model.name}"
+            self.calls.append((self.current[-1], operation, dict(params)))
+
+    def watch(self, runner: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Attribute calls to the function `runner` is invoking."""
+        invoke = runner.invoke
+
+        def tagged(function: str, event: Any, *args: Any, **kwargs: Any) -> Any:
+            self.current.append(function)
+            try:
+                return invoke(function, event, *args, **kwargs)
+            finally:
+                self.current.pop()
+
+        monkeypatch.setattr(runner, "invoke", tagged)
+
+
 __all__ = [
     "JWT_AUDIENCE",
     "JWT_ISSUER",

@@ -13,6 +13,7 @@ import pytest
 from post_scheduler.adapters.aws import aws_client
 from tests.support import (
     AwsStack,
+    FunctionCallRecorder,
     assert_error,
     assert_ok,
     claims,
@@ -30,18 +31,13 @@ TRANSACTION_PARTS = {
 }
 
 
-class FunctionCalls:
+class FunctionCalls(FunctionCallRecorder):
     """AWS calls made inside each function invocation, by function."""
 
     def __init__(self, stack: AwsStack) -> None:
+        super().__init__()
         self.stack = stack
-        self.current: list[str] = []
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
         self.clients: list[Any] = []
-
-    def record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        function = self.current[-1] if self.current else "test"
-        self.calls.append((function, f"{model.service_model.endpoint_prefix}.{model.name}", params))
 
     def of(self, function: str) -> list[str]:
         names = []
@@ -72,17 +68,7 @@ class FunctionCalls:
 @pytest.fixture
 def recorded(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FunctionCalls]:
     recorder = FunctionCalls(stack)
-    runner = stack.gateway.runner
-    invoke = runner.invoke
-
-    def tagged(function: str, event: Any, *args: Any, **kwargs: Any) -> Any:
-        recorder.current.append(function)
-        try:
-            return invoke(function, event, *args, **kwargs)
-        finally:
-            recorder.current.pop()
-
-    monkeypatch.setattr(runner, "invoke", tagged)
+    recorder.watch(stack.gateway.runner, monkeypatch)
     recorder.attach()
     yield recorder
     recorder.detach()
@@ -311,8 +297,6 @@ def test_every_call_is_allowed_by_the_functions_policy(
     missing = []
     seen = set()
     for function, operation, params in recorded.calls:
-        if function == "test":
-            continue
         for action, resource in required_permissions(stack, operation, params):
             seen.add((function, action))
             if not allowed(stack, function, action, resource):

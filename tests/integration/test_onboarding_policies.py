@@ -17,7 +17,7 @@ from moto import mock_aws
 from local.tiktok_stub import TikTokStub
 from post_scheduler import wiring
 from tests.conftest import MOTO_CONFIG
-from tests.support import AwsStack, assert_ok
+from tests.support import AwsStack, FunctionCallRecorder, assert_ok
 
 pytest_plugins = ("tests.tiktok_fixtures",)
 
@@ -55,24 +55,11 @@ MIB = 1024 * 1024
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(6 * MIB)
 
 
-class Recorder:
-    """Every API call (and every URL signature) botocore prepares while a function runs."""
-
-    def __init__(self) -> None:
-        self.current: list[str] = []
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-
-    def record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        if self.current:
-            operation = f"{model.service_model.endpoint_prefix}.{model.name}"
-            self.calls.append((self.current[-1], operation, dict(params)))
-
-
 @pytest.fixture
 def world(
     monkeypatch: pytest.MonkeyPatch, tiktok_stub: TikTokStub
-) -> Iterator[tuple[AwsStack, Recorder, TikTokStub]]:
-    recorder = Recorder()
+) -> Iterator[tuple[AwsStack, FunctionCallRecorder, TikTokStub]]:
+    recorder = FunctionCallRecorder()
     session = boto3._get_default_session()._session  # clients copy its handlers when created
     session.register("before-parameter-build", recorder.record)
     tiktok_stub.add_creator("open-1", "creator.one", "Creator One")
@@ -89,17 +76,7 @@ def world(
             monkeypatch.setenv("VIDEO_MULTIPART_THRESHOLD_BYTES", str(5 * MIB))
             monkeypatch.setenv("VIDEO_PART_SIZE_BYTES", str(5 * MIB))
             wiring.reset()
-            runner = stack.gateway.runner
-            invoke = runner.invoke
-
-            def tagged(function: str, event: Any, *args: Any, **kwargs: Any) -> Any:
-                recorder.current.append(function)
-                try:
-                    return invoke(function, event, *args, **kwargs)
-                finally:
-                    recorder.current.pop()
-
-            monkeypatch.setattr(runner, "invoke", tagged)
+            recorder.watch(stack.gateway.runner, monkeypatch)
             yield stack, recorder, tiktok_stub
     finally:
         session.unregister("before-parameter-build", recorder.record)
@@ -210,7 +187,7 @@ def allowed(stack: AwsStack, function: str, action: str, resource: str) -> bool:
 
 
 def test_every_call_is_allowed_by_the_functions_policy(
-    world: tuple[AwsStack, Recorder, TikTokStub],
+    world: tuple[AwsStack, FunctionCallRecorder, TikTokStub],
 ) -> None:
     stack, recorder, stub = world
     exercise(stack, stub)
@@ -244,7 +221,7 @@ def test_every_call_is_allowed_by_the_functions_policy(
 
 
 def test_no_onboarding_policy_uses_wildcard_actions(
-    world: tuple[AwsStack, Recorder, TikTokStub],
+    world: tuple[AwsStack, FunctionCallRecorder, TikTokStub],
 ) -> None:
     stack = world[0]
     for function in ONBOARDING_FUNCTIONS:

@@ -748,40 +748,29 @@ class SchedulingTable:
     def list_active_schedules_of_account(
         self, user_id: str, account_id: str
     ) -> list[ScheduleRecord]:
-        """The user's pending and publishing posts to this account (strongly consistent, so a
-        post created just before is seen)."""
-        request: dict[str, Any] = {
-            "TableName": self.name,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "FilterExpression": "tiktokAccountId = :account AND #status IN (:pending, :publishing)",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": _values(
-                pk=f"USER#{user_id}",
-                prefix="SCHEDULE#",
-                account=account_id,
-                pending="pending",
-                publishing="publishing",
-            ),
-            "ConsistentRead": True,
-        }
-        found: list[ScheduleRecord] = []
-        while True:
-            response = self.client.query(**request)
-            found.extend(ScheduleRecord.model_validate(from_item(i)) for i in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return found
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        """The user's pending and publishing posts to one TikTok account (strongly
+        consistent)."""
+        return self._active_schedules(user_id, account_id)
 
     def list_active_schedules_of_user(self, user_id: str) -> list[ScheduleRecord]:
         """All of the user's pending and publishing posts (strongly consistent)."""
+        return self._active_schedules(user_id)
+
+    def _active_schedules(
+        self, user_id: str, account_id: str | None = None
+    ) -> list[ScheduleRecord]:
+        condition = "#status IN (:pending, :publishing)"
+        values = {"pk": f"USER#{user_id}", "prefix": "SCHEDULE#", "pending": "pending"}
+        values["publishing"] = "publishing"
+        if account_id is not None:
+            condition = f"tiktokAccountId = :account AND {condition}"
+            values["account"] = account_id
         request: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "FilterExpression": "#status IN (:pending, :publishing)",
+            "FilterExpression": condition,
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": _values(
-                pk=f"USER#{user_id}", prefix="SCHEDULE#", pending="pending", publishing="publishing"
-            ),
+            "ExpressionAttributeValues": _values(**values),
             "ConsistentRead": True,
         }
         found: list[ScheduleRecord] = []
