@@ -6,6 +6,7 @@ from post_scheduler.api.params import ScheduleIdPath
 from post_scheduler.models.requests import UpdateScheduleRequest
 from post_scheduler.models.responses import ScheduledVideo
 from post_scheduler.observability import count, logger, tracer
+from post_scheduler.timestamps import utc_now
 from post_scheduler.wiring import schedule_service
 
 api = JsonApi()
@@ -37,10 +38,10 @@ api = JsonApi()
 @tracer.capture_method
 def update_schedule(scheduleId: ScheduleIdPath, body: UpdateScheduleRequest):  # type: ignore[no-untyped-def]  # noqa: N803
     service = schedule_service()
-    before_status = body.status
+    started = utc_now()
     schedule = service.update(api.caller.user_id, scheduleId, body)
-    if before_status == "cancelled":
-        count("PostsCancelled")
+    if schedule.cancelledAt is not None and schedule.cancelledAt >= started:
+        count("PostsCancelled")  # cancelled by this request, not before
     logger.info("post updated", extra={"scheduleId": scheduleId, "status": schedule.status})
     return ok(service.view(schedule).public())
 

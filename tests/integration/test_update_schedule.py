@@ -210,6 +210,22 @@ def test_cancelling_twice_is_a_no_op(stack: AwsStack, basic: User) -> None:
     assert basic.pending_count() == 0
 
 
+def _emitted(metric: str, output: str) -> int:
+    """How many EMF records on stdout carry `metric`."""
+    return sum(metric in record for record in output.splitlines() if '"_aws"' in record)
+
+
+def test_only_an_actual_cancellation_counts_in_the_metric(
+    basic: User, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schedule_id, _, _ = pending_post(basic)
+    capsys.readouterr()
+    assert_ok(basic.put(schedule_id, {"status": "cancelled"}))
+    assert _emitted("PostsCancelled", capsys.readouterr().out) == 1
+    assert_ok(basic.put(schedule_id, {"status": "cancelled"}))  # already cancelled
+    assert _emitted("PostsCancelled", capsys.readouterr().out) == 0
+
+
 def test_mark_executed(stack: AwsStack, basic: User) -> None:
     schedule_id, video, account = pending_post(basic)
 
