@@ -169,6 +169,8 @@ class LocalStack:
         self.template = Template.load(
             parameters={
                 "TikTokApiBaseUrl": self.stub_url,
+                # The stand-in's authorization page approves at once and redirects back.
+                "TikTokAuthUrl": f"{self.stub_url}/v2/auth/authorize/",
                 "MinScheduleLeadSeconds": str(config.min_schedule_lead_seconds),
             },
             region=REGION,

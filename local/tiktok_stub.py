@@ -13,6 +13,7 @@ Run alone: `python -m local.tiktok_stub --port 3001 --demo`.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import hashlib
 import json
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 logger = logging.getLogger("local.tiktok_stub")
 
@@ -67,6 +68,8 @@ USER_FIELD_SCOPES: Final = {
 RATE_LIMITS: Final = {"creator_info": 20, "video_init": 6, "status_fetch": 30}
 
 UPLOAD_PATH: Final = "/video/"
+# TikTok serves this page on www.tiktok.com; the stand-in serves it beside the API.
+AUTHORIZE_PATH: Final = "/v2/auth/authorize/"
 ENDPOINT_PATHS: Final = {
     "oauth_token": ("POST", "/v2/oauth/token/"),
     "user_info": ("GET", "/v2/user/info/"),
@@ -140,6 +143,8 @@ class AuthCode:
     scope: str
     expires_at: float
     used: bool = False
+    # From the authorize page: PKCE's S256 challenge (the verifier itself is never sent there).
+    code_challenge: str | None = None
 
 
 @dataclass
@@ -222,6 +227,11 @@ class Reply:
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
         body = json.dumps(payload).encode()
         return cls(status, body, {"Content-Type": "application/json", **(headers or {})})
+
+
+def _s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def _log_id() -> str:
@@ -675,6 +685,10 @@ class TikTokStub:
             raise StubError(400, "invalid_grant", "redirect_uri does not match")
         if code.code_verifier is not None and form.get("code_verifier") != code.code_verifier:
             raise StubError(400, "invalid_grant", "code_verifier does not match")
+        if code.code_challenge is not None and _s256(form.get("code_verifier", "")) != (
+            code.code_challenge
+        ):
+            raise StubError(400, "invalid_grant", "code_verifier does not match the challenge")
         return self._grant(code.open_id, code.scope, 86400, 31536000)
 
     def _rotate(self, form: dict[str, str]) -> dict[str, Any]:
@@ -988,6 +1002,8 @@ class TikTokStub:
     def _handle_internal(self, request: _Handler) -> Reply:
         method, path = request.command, request.path_only
         body = request.read_body()
+        if method == "GET" and path == AUTHORIZE_PATH:
+            return self._authorize(request.query)
         if path in {route[1] for route in ENDPOINT_PATHS.values()}:
             return Reply.json(405, _envelope(None, "method_not_allowed", f"{method} {path}"))
         if method == "GET" and path == "/_inspect/posts":
@@ -1003,6 +1019,39 @@ class TikTokStub:
             allowed = self._FAULT_ACTIONS if path == "/_faults" else self._CONTROL_ACTIONS
             return self._call_action(body, allowed)
         return Reply.json(404, _envelope(None, "not_found", f"{method} {path}"))
+
+    def _authorize(self, query: dict[str, str]) -> Reply:
+        """TikTok's authorization page, approved at once: the user is the creator named by the
+        stand-in's own `open_id` parameter (default "stand-in-creator", created on first use);
+        the browser is sent back to `redirect_uri` with a code and the caller's state, as TikTok
+        does once the user clicks Authorize."""
+        redirect_uri = query.get("redirect_uri", "")
+        problems = []
+        if query.get("client_key") != self.client_key:
+            problems.append("unknown client_key")
+        if query.get("response_type") != "code":
+            problems.append("response_type must be code")
+        if not redirect_uri.startswith(("http://", "https://")):
+            problems.append("redirect_uri is missing")
+        challenge = query.get("code_challenge")
+        if challenge and query.get("code_challenge_method") != "S256":
+            problems.append("code_challenge_method must be S256")
+        if problems:
+            page = "<h1>TikTok (stand-in): authorization refused</h1><p>" + "; ".join(problems)
+            return Reply(400, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
+        open_id = query.get("open_id") or "stand-in-creator"
+        with self._lock:
+            if open_id not in self._creators:
+                self.add_creator(open_id, open_id.replace("-", "_"), f"Stand-in {open_id}")
+            code = self.authorization_code(
+                open_id, redirect_uri, scope=query.get("scope") or DEFAULT_SCOPE
+            )
+            self._codes[code].code_challenge = challenge or None
+        separator = "&" if "?" in redirect_uri else "?"
+        target = (
+            f"{redirect_uri}{separator}{urlencode({'code': code, 'state': query.get('state', '')})}"
+        )
+        return Reply(302, b"", {"Location": target})
 
     def _call_action(self, body: bytes, allowed: frozenset[str]) -> Reply:
         """`{"action": name, ...arguments}` calls the Python method of that name."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import socket
@@ -189,6 +190,71 @@ def test_pkce_code_needs_its_verifier(tiktok_stub: TikTokStub, http: requests.Se
     code = tiktok_stub.authorization_code(CREATOR_OPEN_ID, REDIRECT_URI, code_verifier="v" * 43)
     ok = token_request(http, tiktok_stub, code=code, code_verifier="v" * 43, **form)
     assert ok.status_code == 200, ok.text
+
+
+def _authorize(http: requests.Session, stub: TikTokStub, **query: str) -> requests.Response:
+    params = {
+        "client_key": stub.client_key,
+        "response_type": "code",
+        "scope": "user.info.basic,video.publish",
+        "redirect_uri": REDIRECT_URI,
+        "state": "the-state",
+        **query,
+    }
+    return http.get(
+        stub.base_url + "/v2/auth/authorize/", params=params, allow_redirects=False, timeout=TIMEOUT
+    )
+
+
+def test_authorize_page_approves_and_redirects_with_a_code(
+    tiktok_stub: TikTokStub, http: requests.Session
+) -> None:
+    page = _authorize(http, tiktok_stub, open_id="browser-user")
+    assert page.status_code == 302
+    back = urlsplit(page.headers["Location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == REDIRECT_URI
+    query = dict(part.split("=", 1) for part in back.query.split("&"))
+    assert query["state"] == "the-state"
+    grant = token_request(
+        http,
+        tiktok_stub,
+        grant_type="authorization_code",
+        code=query["code"],
+        redirect_uri=REDIRECT_URI,
+    )
+    assert grant.status_code == 200, grant.text
+    assert grant.json()["open_id"] == "browser-user"  # created on first use
+
+
+def test_authorize_page_with_pkce_checks_the_verifier_against_the_challenge(
+    tiktok_stub: TikTokStub, http: requests.Session
+) -> None:
+    verifier = "v" * 43
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode()
+    challenge = challenge.rstrip("=")
+    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT_URI}
+    for sent, expected in ((None, 400), ("w" * 43, 400), (verifier, 200)):
+        page = _authorize(http, tiktok_stub, code_challenge=challenge, code_challenge_method="S256")
+        code = urlsplit(page.headers["Location"]).query.split("code=")[1].split("&")[0]
+        extra = {} if sent is None else {"code_verifier": sent}
+        assert token_request(http, tiktok_stub, code=code, **form, **extra).status_code == expected
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"client_key": "someone-else"},
+        {"response_type": "token"},
+        {"redirect_uri": ""},
+        {"code_challenge": "abc", "code_challenge_method": "plain"},
+    ],
+)
+def test_authorize_page_refusals(
+    tiktok_stub: TikTokStub, http: requests.Session, change: dict[str, str]
+) -> None:
+    page = _authorize(http, tiktok_stub, **change)
+    assert page.status_code == 400
+    assert "Location" not in page.headers
 
 
 def test_token_endpoint_wants_a_form(tiktok_stub: TikTokStub, http: requests.Session) -> None:
