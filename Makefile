@@ -70,10 +70,11 @@ openapi: venv
 
 # Re-resolve the locked requirement files from their .in files.
 lock:
-	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install --quiet -r requirements/dev.in && \
-		(echo '# Locked with `make lock` from dev.in; do not edit by hand.'; /tmp/lock-venv/bin/pip freeze) > requirements/dev.txt
-	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv && /tmp/lock-venv/bin/pip install --quiet -r requirements/tools.in && \
-		(echo '# Locked with `make lock` from tools.in; do not edit by hand.'; /tmp/lock-venv/bin/pip freeze) > requirements/tools.txt
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet -r requirements/dev.in && \
+		(echo '# Locked with `make lock` from dev.in; do not edit by hand.'; .venv-lock/bin/pip freeze) > requirements/dev.txt
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet -r requirements/tools.in && \
+		(echo '# Locked with `make lock` from tools.in; do not edit by hand.'; .venv-lock/bin/pip freeze) > requirements/tools.txt
+	rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .ruff_cache .mypy_cache
