@@ -4,13 +4,13 @@ exactly what it was seen doing (least privilege that still works)."""
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from post_scheduler.adapters.aws import aws_client
+from tests.iam import allowed, required_permissions
 from tests.support import (
     AwsStack,
     FunctionCallRecorder,
@@ -22,13 +22,6 @@ from tests.support import (
     future,
     hs256_token,
 )
-
-TRANSACTION_PARTS = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-}
 
 
 class FunctionCalls(FunctionCallRecorder):
@@ -211,56 +204,6 @@ def test_jwt_authorizer_calls(
 
 
 # --- the template's policies allow what the functions do ----------------------------------------
-
-
-def required_permissions(
-    stack: AwsStack, operation: str, params: dict[str, Any]
-) -> list[tuple[str, str]]:
-    region, account = stack.template.region, stack.template.account_id
-    table_arn = stack.template.attributes["Table.Arn"]
-    service, name = operation.split(".")
-    if service == "dynamodb":
-        if name == "TransactWriteItems":
-            return [
-                (f"dynamodb:{TRANSACTION_PARTS[next(iter(p))]}", table_arn)
-                for p in params["TransactItems"]
-            ]
-        if name == "Query" and params.get("IndexName"):
-            return [("dynamodb:Query", f"{table_arn}/index/{params['IndexName']}")]
-        return [(f"dynamodb:{name}", table_arn)]
-    group = params.get("GroupName", "default")
-    schedule_arn = f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{params['Name']}"
-    needed = [(f"scheduler:{name}", schedule_arn)]
-    if name in ("CreateSchedule", "UpdateSchedule"):
-        needed.append(("iam:PassRole", params["Target"]["RoleArn"]))
-    return needed
-
-
-def allowed(stack: AwsStack, function: str, action: str, resource: str) -> bool:
-    policies = stack.template.resolve(
-        stack.template.resources[function]["Properties"].get("Policies") or []
-    )
-    for policy in policies:
-        if not isinstance(policy, dict):
-            continue
-        for statement in policy.get("Statement", []):
-            actions = (
-                statement["Action"]
-                if isinstance(statement["Action"], list)
-                else [statement["Action"]]
-            )
-            resources = (
-                statement["Resource"]
-                if isinstance(statement["Resource"], list)
-                else [statement["Resource"]]
-            )
-            if (
-                statement["Effect"] == "Allow"
-                and action in actions
-                and any(fnmatch.fnmatchcase(resource, pattern) for pattern in resources)
-            ):
-                return True
-    return False
 
 
 def test_every_call_is_allowed_by_the_functions_policy(

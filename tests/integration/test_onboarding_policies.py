@@ -3,7 +3,6 @@ making (and signing, for presigned upload URLs), across the videos, accounts and
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from moto import mock_aws
 from local.tiktok_stub import TikTokStub
 from post_scheduler import wiring
 from tests.conftest import MOTO_CONFIG
+from tests.iam import allowed, required_permissions, statements
 from tests.support import AwsStack, FunctionCallRecorder, assert_ok
 
 pytest_plugins = ("tests.tiktok_fixtures",)
@@ -33,23 +33,6 @@ ONBOARDING_FUNCTIONS = {
     "CreateApiKeyFunction",
     "ListApiKeysFunction",
     "DeleteApiKeyFunction",
-}
-TRANSACTION_PARTS = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-}
-# S3 operations and the IAM action that authorises them (multipart steps are s3:PutObject).
-S3_ACTIONS = {
-    "PutObject": "s3:PutObject",
-    "CreateMultipartUpload": "s3:PutObject",
-    "UploadPart": "s3:PutObject",
-    "CompleteMultipartUpload": "s3:PutObject",
-    "AbortMultipartUpload": "s3:AbortMultipartUpload",
-    "HeadObject": "s3:GetObject",
-    "GetObject": "s3:GetObject",
-    "DeleteObject": "s3:DeleteObject",
 }
 MIB = 1024 * 1024
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(6 * MIB)
@@ -129,63 +112,6 @@ def _video(size: int) -> dict[str, Any]:
     return {"title": "t", "sizeBytes": size, "contentType": "video/mp4"}
 
 
-def required(stack: AwsStack, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
-    table_arn = stack.template.attributes["Table.Arn"]
-    service, name = operation.split(".")
-    if service == "dynamodb":
-        if name == "TransactWriteItems":
-            return [
-                (f"dynamodb:{TRANSACTION_PARTS[next(iter(p))]}", table_arn)
-                for p in params["TransactItems"]
-            ]
-        if name == "Query" and params.get("IndexName"):
-            return [("dynamodb:Query", f"{table_arn}/index/{params['IndexName']}")]
-        return [(f"dynamodb:{name}", table_arn)]
-    if service == "s3":
-        return [(S3_ACTIONS[name], f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
-    if service == "kms":
-        return [(f"kms:{name}", params["KeyId"])]
-    if service == "scheduler":
-        region, account = stack.template.region, stack.template.account_id
-        arn = (
-            f"arn:aws:scheduler:{region}:{account}:schedule/{params['GroupName']}/{params['Name']}"
-        )
-        return [(f"scheduler:{name}", arn)]
-    if service == "ssm":
-        region, account = stack.template.region, stack.template.account_id
-        return [("ssm:GetParameter", f"arn:aws:ssm:{region}:{account}:parameter{params['Name']}")]
-    raise AssertionError(f"unexpected call {operation}")
-
-
-def statements(stack: AwsStack, function: str) -> list[dict[str, Any]]:
-    """The function's inline policies and any policy resource attached to its role."""
-    template = stack.template
-    found: list[dict[str, Any]] = []
-    for policy in template.resources[function]["Properties"].get("Policies") or []:
-        if isinstance(policy, dict) and "Statement" in policy:
-            found.extend(template.resolve(policy["Statement"]))
-    for resource in template.of_type("AWS::IAM::Policy").values():
-        roles = resource["Properties"].get("Roles") or []
-        if {"Ref": f"{function}Role"} in roles:
-            found.extend(template.resolve(resource["Properties"]["PolicyDocument"]["Statement"]))
-    return found
-
-
-def allowed(stack: AwsStack, function: str, action: str, resource: str) -> bool:
-    for statement in statements(stack, function):
-        actions = statement["Action"]
-        resources = statement["Resource"]
-        actions = actions if isinstance(actions, list) else [actions]
-        resources = resources if isinstance(resources, list) else [resources]
-        if (
-            statement["Effect"] == "Allow"
-            and action in actions
-            and any(fnmatch.fnmatchcase(resource, r) for r in resources)
-        ):
-            return True
-    return False
-
-
 def test_every_call_is_allowed_by_the_functions_policy(
     world: tuple[AwsStack, FunctionCallRecorder, TikTokStub],
 ) -> None:
@@ -196,7 +122,7 @@ def test_every_call_is_allowed_by_the_functions_policy(
     for function, operation, params in recorder.calls:
         if function not in ONBOARDING_FUNCTIONS:
             continue
-        for action, resource in required(stack, operation, params):
+        for action, resource in required_permissions(stack, operation, params):
             seen.add((function, action))
             if not allowed(stack, function, action, resource):
                 missing.append((function, action, resource))
