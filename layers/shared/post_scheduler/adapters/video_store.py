@@ -76,8 +76,12 @@ class VideoStore:
     ) -> Iterator[bytes]:
         """Bytes `first..last` (inclusive) in blocks of at most READ_BLOCK_BYTES, streamed, so
         memory stays bounded whatever the range. With `etag`, refuses an object that changed."""
-        reader = SequentialReader(self, key, etag, end=last)
-        yield from reader.chunk(first, last)
+        body = self._open(key, first, etag, last)
+        try:
+            with _read_errors(key):
+                yield from body.iter_chunks(READ_BLOCK_BYTES)
+        finally:
+            body.close()
 
     def sequential_reader(self, key: str, etag: str | None = None) -> SequentialReader:
         """A reader for consecutive ranges of one object over a single streaming GET."""
@@ -192,17 +196,11 @@ class SequentialReader:
     the stream where it starts, checking the ETag again."""
 
     def __init__(
-        self,
-        store: VideoStore,
-        key: str,
-        etag: str | None,
-        end: int | None = None,
-        prefetch_blocks: int = 2,
+        self, store: VideoStore, key: str, etag: str | None, prefetch_blocks: int = 2
     ) -> None:
         self.store = store
         self.key = key
         self.etag = etag
-        self.end = end  # last byte to request (None: to the object's end)
         self.prefetch_blocks = prefetch_blocks
         self._ahead: _ReadAhead | None = None
         self._position = -1
@@ -212,7 +210,7 @@ class SequentialReader:
         """Bytes `first..last` (inclusive), in blocks of at most READ_BLOCK_BYTES."""
         if self._ahead is None or self._position != first:
             self.close()
-            body = self.store._open(self.key, first, self.etag, self.end)
+            body = self.store._open(self.key, first, self.etag)
             self._ahead = _ReadAhead(body, self.prefetch_blocks)
             self._position = first
         needed = last - first + 1
