@@ -11,11 +11,9 @@ from typing import Any
 from post_scheduler.adapters.table import (
     SchedulingTable,
     account_key,
+    expression_values,
     from_item,
     schedule_key,
-)
-from post_scheduler.adapters.table import (
-    _values as expression_values,
 )
 from post_scheduler.errors import Conflict
 from post_scheduler.models.records import ScheduleRecord, TikTokAccountRecord

@@ -140,7 +140,8 @@ def schedule_item(schedule: ScheduleRecord) -> dict[str, Any]:
     )
 
 
-def _values(**values: Any) -> dict[str, Any]:
+def expression_values(**values: Any) -> dict[str, Any]:
+    """`:name` placeholders with their serialised values, for an expression."""
     return {f":{name}": _serializer.serialize(_plain(v)) for name, v in values.items()}
 
 
@@ -234,7 +235,7 @@ class SchedulingTable:
                     " AND attribute_not_exists(pendingScheduleId)"
                 ),
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": _values(sid=schedule_id, ready="ready"),
+                "ExpressionAttributeValues": expression_values(sid=schedule_id, ready="ready"),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
@@ -264,7 +265,7 @@ class SchedulingTable:
                 "UpdateExpression": "ADD pendingCount :one",
                 "ConditionExpression": f"attribute_exists(pk) AND ({' OR '.join(clauses)})",
                 "ExpressionAttributeNames": {"#plan": "plan"},
-                "ExpressionAttributeValues": _values(one=1, **values),
+                "ExpressionAttributeValues": expression_values(one=1, **values),
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
@@ -382,7 +383,7 @@ class SchedulingTable:
             guard = {
                 "ConditionExpression": expression,
                 "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": _values(**values),
+                "ExpressionAttributeValues": expression_values(**values),
             }
         if schedule is None:
             post_item: dict[str, Any] = {
@@ -412,7 +413,7 @@ class SchedulingTable:
                         if video_published_at is not None
                         else {}
                     ),
-                    "ExpressionAttributeValues": _values(**video_values),
+                    "ExpressionAttributeValues": expression_values(**video_values),
                 }
             },
             {
@@ -421,7 +422,7 @@ class SchedulingTable:
                     "Key": user_key(user_id),
                     "UpdateExpression": "ADD pendingCount :minus",
                     "ConditionExpression": "pendingCount > :zero",
-                    "ExpressionAttributeValues": _values(minus=-1, zero=0),
+                    "ExpressionAttributeValues": expression_values(minus=-1, zero=0),
                 }
             },
         ]
@@ -443,7 +444,7 @@ class SchedulingTable:
         return {
             "ConditionExpression": "#status = :expectedStatus AND revision = :expectedRevision",
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": _values(
+            "ExpressionAttributeValues": expression_values(
                 expectedStatus=expected.status, expectedRevision=expected.revision
             ),
         }
@@ -460,7 +461,7 @@ class SchedulingTable:
             "TableName": self.name,
             "IndexName": USER_INDEX,
             "KeyConditionExpression": "gsi1pk = :pk AND begins_with(gsi1sk, :prefix)",
-            "ExpressionAttributeValues": _values(pk=partition, prefix="SCHEDULE#"),
+            "ExpressionAttributeValues": expression_values(pk=partition, prefix="SCHEDULE#"),
             "Limit": limit,
         }
         start = decode_page_token(
@@ -478,7 +479,7 @@ class SchedulingTable:
             request["FilterExpression"] = f"#status IN ({', '.join(placeholders)})"
             request["ExpressionAttributeNames"] = {"#status": "status"}
             request["ExpressionAttributeValues"].update(
-                _values(**{f"s{i}": s for i, s in enumerate(statuses)})
+                expression_values(**{f"s{i}": s for i, s in enumerate(statuses)})
             )
         items, token = self._page(request, limit, ("pk", "sk", "gsi1pk", "gsi1sk"))
         return [ScheduleRecord.model_validate(from_item(i)) for i in items], token
@@ -493,7 +494,7 @@ class SchedulingTable:
             "KeyConditionExpression": "dueShard = :shard AND dueAt > :now",
             "FilterExpression": "#status = :pending",
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": _values(
+            "ExpressionAttributeValues": expression_values(
                 shard=DUE_SHARD, now=format_utc(now), pending="pending"
             ),
             "Limit": limit,
@@ -515,7 +516,9 @@ class SchedulingTable:
             TableName=self.name,
             IndexName=DUE_INDEX,
             KeyConditionExpression="dueShard = :shard AND dueAt < :before",
-            ExpressionAttributeValues=_values(shard=DUE_SHARD, before=format_utc(due_before)),
+            ExpressionAttributeValues=expression_values(
+                shard=DUE_SHARD, before=format_utc(due_before)
+            ),
             Limit=limit,
         )
         return [ScheduleRecord.model_validate(from_item(i)) for i in response["Items"]]
@@ -528,7 +531,7 @@ class SchedulingTable:
         request: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": _values(pk=partition, prefix=prefix),
+            "ExpressionAttributeValues": expression_values(pk=partition, prefix=prefix),
             "Limit": limit,
         }
         start = decode_page_token(page_token, {"pk": partition}, frozenset({"pk", "sk"}))
@@ -637,7 +640,7 @@ class SchedulingTable:
                 UpdateExpression=f"SET {', '.join(sets)} REMOVE uploadId, expiresAt",
                 ConditionExpression="attribute_exists(pk) AND #status = :uploading",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=_values(**values),
+                ExpressionAttributeValues=expression_values(**values),
                 ReturnValues="ALL_NEW",
             )
         except self.client.exceptions.ConditionalCheckFailedException:
@@ -693,7 +696,7 @@ class SchedulingTable:
             "TableName": self.name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "FilterExpression": "openId = :openId",
-            "ExpressionAttributeValues": _values(
+            "ExpressionAttributeValues": expression_values(
                 pk=f"USER#{user_id}", prefix="ACCOUNT#", openId=open_id
             ),
             "ConsistentRead": True,
@@ -726,7 +729,7 @@ class SchedulingTable:
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="attribute_not_exists(pk) OR #openId = :openId",
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=_values(
+                ExpressionAttributeValues=expression_values(
                     **fields, entity="account", createdAt=account.createdAt, zero=0, one=1
                 ),
                 ReturnValues="ALL_OLD",
@@ -770,7 +773,7 @@ class SchedulingTable:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "FilterExpression": condition,
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": _values(**values),
+            "ExpressionAttributeValues": expression_values(**values),
             "ConsistentRead": True,
         }
         found: list[ScheduleRecord] = []
@@ -788,7 +791,7 @@ class SchedulingTable:
             "TableName": self.name,
             "IndexName": USER_INDEX,
             "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :from AND :to",
-            "ExpressionAttributeValues": _values(
+            "ExpressionAttributeValues": expression_values(
                 pk=f"USER#{user_id}", **{"from": _API_KEY_SK_FIRST, "to": _API_KEY_SK_LAST}
             ),
         }
@@ -833,7 +836,7 @@ class SchedulingTable:
             **self._api_key_query(user_id),
             "FilterExpression": "keyId = :keyId",
         }
-        request["ExpressionAttributeValues"].update(_values(keyId=key_id))
+        request["ExpressionAttributeValues"].update(expression_values(keyId=key_id))
         return self._first_match(request, ApiKeyRecord)
 
     def _first_match[M: BaseModel](self, request: dict[str, Any], model: type[M]) -> M | None:
@@ -854,7 +857,7 @@ class SchedulingTable:
                 TableName=self.name,
                 Key=api_key_key(api_key.keyHash),
                 ConditionExpression="userId = :userId",
-                ExpressionAttributeValues=_values(userId=api_key.userId),
+                ExpressionAttributeValues=expression_values(userId=api_key.userId),
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             raise NotFound("API key not found") from None
@@ -872,7 +875,7 @@ class SchedulingTable:
                     "attribute_exists(pk) AND"
                     " (attribute_not_exists(lastUsedAt) OR lastUsedAt < :cutoff)"
                 ),
-                ExpressionAttributeValues=_values(now=now, cutoff=cutoff),
+                ExpressionAttributeValues=expression_values(now=now, cutoff=cutoff),
             )
 
     # --- users: operators' changes ------------------------------------------------------------
@@ -902,7 +905,7 @@ class SchedulingTable:
                 UpdateExpression="SET #plan = :plan",
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#plan": "plan"},
-                ExpressionAttributeValues=_values(**values),
+                ExpressionAttributeValues=expression_values(**values),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -924,7 +927,7 @@ class SchedulingTable:
         request: dict[str, Any] = {
             "TableName": self.name,
             "FilterExpression": "entity = :user",
-            "ExpressionAttributeValues": _values(user="user"),
+            "ExpressionAttributeValues": expression_values(user="user"),
             "Limit": limit,
         }
         start = decode_page_token(page_token, {}, frozenset({"pk", "sk"}))
