@@ -1,8 +1,10 @@
 """`python -m local` (what `make run` runs): the whole system on loopback, no Docker, no AWS
 account. Settings by environment variable: PORT (3000), TIKTOK_STUB_PORT (3001), MOTO_PORT
 (5000), MIN_SCHEDULE_LEAD_SECONDS (900), DEMO_API_KEY_FREE / _BASIC / _PROFESSIONAL (generated
-when unset), ASYNC_RETRY_DELAY_SECONDS (5: Lambda's retry waits, scaled down).
-Ctrl-C (or SIGTERM) stops it."""
+when unset), ASYNC_RETRY_DELAY_SECONDS (5: Lambda's retry waits, scaled down),
+LOCAL_SCHEDULER_JITTER_SECONDS (59: Scheduler fires anywhere in its minute), LOCAL_SCHEDULER_SEED
+(random: replays the offsets and duplicates), LOCAL_DUPLICATE_DELIVERY (0: the chance an
+asynchronous event is delivered twice). Ctrl-C (or SIGTERM) stops it."""
 
 from __future__ import annotations
 
@@ -54,12 +56,19 @@ def example_curl(stack: LocalStack, publish_at: datetime) -> str:
     )
 
 
+def _jitter_text(seconds: float) -> str:
+    if not seconds:
+        return "fires each schedule at its second"
+    return f"fires each schedule 0-{seconds:g} s after its time, as AWS does within its minute"
+
+
 def banner(stack: LocalStack, now: datetime | None = None) -> str:
     from local.seed import EXAMPLE_ACCOUNT_ID, EXAMPLE_VIDEO_ID
 
     keys = stack.api_keys
     template = stack.template
-    lead = stack.config.min_schedule_lead_seconds
+    config = stack.config
+    lead = config.min_schedule_lead_seconds
     # The minimum lead plus a minute to paste it in.
     publish_at = ((now or datetime.now(UTC)) + timedelta(seconds=lead + 60)).replace(microsecond=0)
     return "\n".join(
@@ -73,6 +82,12 @@ def banner(stack: LocalStack, now: datetime | None = None) -> str:
             f"  example ids     video {EXAMPLE_VIDEO_ID}, account {EXAMPLE_ACCOUNT_ID}"
             " (basic user)",
             f"  stand-in TikTok {stack.stub_url}/_inspect/posts",
+            f"  scheduler       {_jitter_text(config.scheduler_jitter_seconds)}"
+            f" (LOCAL_SCHEDULER_JITTER_SECONDS={config.scheduler_jitter_seconds:g})",
+            f"  duplicates      an asynchronous event is delivered twice with probability"
+            f" {config.duplicate_delivery:g} (LOCAL_DUPLICATE_DELIVERY)",
+            f"  random seed     LOCAL_SCHEDULER_SEED={stack.seed} replays the offsets and"
+            " duplicates",
             f"  AWS (moto)      {stack.moto_url}  (table {template.physical['Table']},"
             f" bucket {template.physical['VideoBucket']})",
             f"  schedule the example video for {publish_at.strftime('%H:%M:%S')} UTC"

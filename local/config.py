@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,17 +27,37 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    high: float | None = None,
+    what: str = "a number of seconds",
+) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be {what}, not {raw!r}")
     if value < 0:
         raise ConfigError(f"{name} must not be negative")
+    if high is not None and value > high:
+        raise ConfigError(f"{name} must be between 0 and {high:g}, not {raw}")
     return value
+
+
+def _seed(env: Mapping[str, str]) -> int | None:
+    raw = env.get("LOCAL_SCHEDULER_SEED", "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"LOCAL_SCHEDULER_SEED must be a whole number, not {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -48,6 +69,12 @@ class LocalConfig:
     demo_api_keys: dict[str, str | None] = field(default_factory=dict)
     # Lambda waits ~1 and ~2 minutes between asynchronous retries; locally this and twice this.
     async_retry_delay_seconds: float = 5.0
+    # EventBridge Scheduler fires anywhere in the minute it is given, so locally too by default.
+    scheduler_jitter_seconds: float = 59.0
+    # The seed of the firing offsets and duplicate draws; None: the stack picks one and says it.
+    scheduler_seed: int | None = None
+    # The chance that an asynchronous event is delivered twice (AWS may; 0 keeps demos quiet).
+    duplicate_delivery: float = 0.0
     host: str = HOST
 
     @classmethod
@@ -63,6 +90,11 @@ class LocalConfig:
                 for plan in ("free", "basic", "professional")
             },
             async_retry_delay_seconds=_float(env, "ASYNC_RETRY_DELAY_SECONDS", 5.0),
+            scheduler_jitter_seconds=_float(env, "LOCAL_SCHEDULER_JITTER_SECONDS", 59.0, 59.0),
+            scheduler_seed=_seed(env),
+            duplicate_delivery=_float(
+                env, "LOCAL_DUPLICATE_DELIVERY", 0.0, 1.0, "a probability from 0 to 1"
+            ),
         )
 
     def check(self) -> None:

@@ -6,6 +6,8 @@
 - `SQS`: the queue is polled and the function invoked synchronously with a real SQS event
   batch, as an event source mapping does; processed messages are deleted, a failed batch stays
   for the queue's visibility timeout and redrive policy (`ReportBatchItemFailures` honoured).
+  SQS delivers at least once: with the duplicate-delivery probability a processed message is
+  not deleted but made visible again a moment later, so it comes once more (same message id).
 - `S3`: the bucket gets a notification configuration (moto delivers S3's event
   notifications to a queue of the local stack's) and the function is invoked asynchronously
   with each S3 event, as S3 invokes it.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -26,7 +29,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 import boto3
 
-from local.invoker import AsyncInvoker
+from local.invoker import AsyncInvoker, DuplicateDelivery
 from local.lambda_runtime import FunctionRunner
 from local.provision import queue_url
 from local.scheduler_loop import rate_seconds
@@ -114,8 +117,12 @@ class SqsPoller(threading.Thread):
         stop: threading.Event,
         function: str,
         properties: dict[str, Any],
+        duplicates: DuplicateDelivery | None = None,
     ) -> None:
         super().__init__(name=f"sqs-{function}", daemon=True)
+        self.duplicates = duplicates or DuplicateDelivery(0.0)
+        # Message ids chosen to come twice -> whether the second delivery has come.
+        self._duplicated: dict[str, bool] = {}
         self.template = template
         self.runner = runner
         self.stop = stop
@@ -195,7 +202,7 @@ class SqsPoller(threading.Thread):
             )
             return
         failed = self._failed_ids(result, messages)
-        done = [m for m in messages if m["MessageId"] not in failed]
+        done = self._deliver_again([m for m in messages if m["MessageId"] not in failed])
         for start in range(0, len(done), 10):
             self.client.delete_message_batch(
                 QueueUrl=self.queue_url,
@@ -211,6 +218,31 @@ class SqsPoller(threading.Thread):
             len(failed),
             (time.perf_counter() - started) * 1000,
         )
+
+    def _deliver_again(self, processed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The processed messages to delete: those chosen for a second delivery stay on the
+        queue, visible again after a short delay. Each message comes at most twice."""
+        delete = []
+        for message in processed:
+            message_id = message["MessageId"]
+            if message_id in self._duplicated:
+                if not self._duplicated[message_id]:
+                    self._duplicated[message_id] = True
+                    self.duplicates.count_delivered()  # this was its second delivery
+                delete.append(message)
+                continue
+            delay = self.duplicates.second_delivery_delay()
+            if delay is None:
+                delete.append(message)
+                continue
+            self._duplicated[message_id] = False
+            self.client.change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=max(1, math.ceil(delay)),
+            )
+            logger.info("%s: SQS message %s will be delivered again", self.function, message_id)
+        return delete
 
     def _failed_ids(self, result: Any, messages: list[dict[str, Any]]) -> set[str]:
         if not self.partial or not isinstance(result, dict):
@@ -323,7 +355,8 @@ def start_event_sources(
     invoker: AsyncInvoker,
     stop: threading.Event,
 ) -> list[threading.Thread]:
-    """Start a thread for each kind of event source the template declares."""
+    """Start a thread for each kind of event source the template declares (SQS messages are
+    delivered twice as often as the invoker's asynchronous events are)."""
     threads: list[threading.Thread] = []
     rules = RateRules(template, invoker, stop)
     if rules.rules:
@@ -332,7 +365,9 @@ def start_event_sources(
         for event in template.function_events(function, "SQS").values():
             props = template.resolve(event.get("Properties", {}))
             if props.get("Enabled", True):
-                threads.append(SqsPoller(template, runner, stop, function, props))
+                threads.append(
+                    SqsPoller(template, runner, stop, function, props, invoker.duplicates)
+                )
     subscriptions = [
         BucketNotifications(
             template, invoker, stop, function, name, template.resolve(event.get("Properties", {}))

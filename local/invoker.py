@@ -7,12 +7,19 @@ What happens then also follows the configuration: the on-success / on-failure de
 
 Lambda waits about one minute before the first retry and two before the second; locally the
 waits are `retry_delay_seconds` and twice that (env ASYNC_RETRY_DELAY_SECONDS, default 5).
+
+AWS delivers asynchronous events at least once: Lambda may run a function twice for one event
+that did not fail, and Scheduler's and SQS's delivery is at least once too. `DuplicateDelivery`
+(env LOCAL_DUPLICATE_DELIVERY, a probability) makes that happen here: a chosen event is delivered
+a second time, as a separate invocation, after a short random delay, and each one is counted.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import random
 import threading
 import time
 import traceback
@@ -30,6 +37,8 @@ logger = logging.getLogger("local.invoke")
 
 DEFAULT_MAX_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE_SECONDS = 6 * 3600
+# How long after the first delivery a second one comes: a short wait, as AWS's duplicates do.
+DUPLICATE_DELAY_SECONDS = (0.1, 3.0)
 
 
 def _iso(moment: float) -> str:
@@ -46,6 +55,40 @@ def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
     }
 
 
+class DuplicateDelivery:
+    """Which deliveries AWS makes twice: each with `probability`, the second one after a short
+    random delay (`delay_seconds`, uniform). Shared by every event source; thread-safe."""
+
+    def __init__(
+        self,
+        probability: float = 0.0,
+        rng: random.Random | None = None,
+        delay_seconds: tuple[float, float] = DUPLICATE_DELAY_SECONDS,
+    ) -> None:
+        if not 0 <= probability <= 1:
+            raise ValueError("a probability is between 0 and 1")
+        self.probability = probability
+        self.delay_seconds = delay_seconds
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self.chosen = 0  # deliveries drawn to be made a second time
+        self.delivered = 0  # second deliveries made
+
+    def second_delivery_delay(self) -> float | None:
+        """Seconds until this delivery is made again, or None: delivered once."""
+        if self.probability <= 0:
+            return None
+        with self._lock:
+            if self._rng.random() >= self.probability:
+                return None
+            self.chosen += 1
+            return self._rng.uniform(*self.delay_seconds)
+
+    def count_delivered(self) -> None:
+        with self._lock:
+            self.delivered += 1
+
+
 class AsyncInvoker:
     """Invokes functions asynchronously with Lambda's retry and destination rules."""
 
@@ -55,18 +98,25 @@ class AsyncInvoker:
         runner: FunctionRunner,
         stop: threading.Event,
         retry_delay_seconds: float = 5.0,
+        duplicates: DuplicateDelivery | None = None,
     ) -> None:
         self.template = template
         self.runner = runner
         self.stop = stop
         self.retry_delay_seconds = retry_delay_seconds
+        self.duplicates = duplicates or DuplicateDelivery(0.0)
         self._sqs = boto3.client("sqs", region_name=template.region)
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
 
-    def invoke(self, function: str, event: Any, source: str = "") -> str:
-        """Queue an event for `function`; returns the request id (shared by all retries)."""
+    def invoke(
+        self, function: str, event: Any, source: str = "", duplicate_of: str | None = None
+    ) -> str:
+        """Queue an event for `function`; returns the request id (shared by all retries).
+        `duplicate_of`: this is AWS's second delivery of that invocation's event."""
         request_id = str(uuid.uuid4())
+        if duplicate_of is None:
+            self._maybe_deliver_again(function, event, source, request_id)
         thread = threading.Thread(
             target=self._run,
             args=(function, event, request_id, source, time.time()),
@@ -83,13 +133,48 @@ class AsyncInvoker:
             return sum(1 for t in self._threads if t.is_alive())
 
     def wait(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for running invocations; True when none is left."""
+        """Wait up to `timeout` seconds for running invocations (and those they start, such
+        as a second delivery or a destination's); True when none is left."""
         deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                threads = [t for t in self._threads if t.is_alive()]
+            if not threads:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    # --- at-least-once delivery ---------------------------------------------------------------
+
+    def _maybe_deliver_again(self, function: str, event: Any, source: str, request_id: str) -> None:
+        """Maybe deliver `event` to `function` once more after a short delay, as AWS may."""
+        delay = self.duplicates.second_delivery_delay()
+        if delay is None:
+            return
+        copied = copy.deepcopy(event)  # the function may change the event it gets
+
+        def deliver_again() -> None:
+            try:
+                if self.stop.wait(delay):
+                    return
+                self.duplicates.count_delivered()
+                again = self.invoke(
+                    function, copied, f"duplicate, {source or 'async'}", duplicate_of=request_id
+                )
+                logger.info("%s: event of %s delivered again as %s, %.1f s later (%s)",
+                            function, request_id, again, delay, source or "async")  # fmt: skip
+            finally:
+                with self._lock:
+                    self._threads.discard(threading.current_thread())
+
+        thread = threading.Thread(
+            target=deliver_again, name=f"duplicate-{function}-{request_id[:8]}", daemon=True
+        )
         with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return self.in_flight() == 0
+            self._threads.add(thread)
+            thread.start()
 
     # --- one asynchronous invocation ----------------------------------------------------------
 

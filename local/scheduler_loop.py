@@ -1,10 +1,15 @@
 """EventBridge Scheduler's dispatcher, which moto does not have: reads the schedules through the
 Scheduler API (every group) and invokes each one's target at its time.
 
-- `at(...)` (one-time, in `ScheduleExpressionTimezone`): fires when its time comes, to the
-  second; one already past when first seen fires at once. A schedule fires once for a given
-  name, expression and input: an update that changes them arms it again.
-- `rate(N unit)`: fires every N units from the schedule's creation (or StartDate).
+- `at(...)` (one-time, in `ScheduleExpressionTimezone`): fires at a random offset in
+  `[0, jitter]` seconds after its time, drawn once per schedule, as Scheduler fires anywhere
+  inside the given minute (jitter 0: to the second); one already due when first seen fires at
+  once. A schedule fires once for a given name, expression and input: an update that changes
+  them arms it again (with a new offset).
+- `rate(N unit)`: fires every N units from the schedule's creation (or StartDate), each time at
+  a new random offset in `[0, jitter]` after the period's start.
+- The offsets come from one seeded random generator, so a seed replays the same offsets for the
+  same sequence of schedules.
 - The target (a template function, by ARN) is invoked asynchronously with the schedule's Input
   (context attributes such as `<aws.scheduler.scheduled-time>` substituted), as Scheduler does;
   Lambda's retries and destinations then apply (local/invoker.py).
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -66,6 +72,35 @@ class _Known:
     details: dict[str, Any]
 
 
+class Jitter:
+    """Scheduler's firing offsets: uniform in `[0, seconds]`, from a seeded generator."""
+
+    def __init__(self, seconds: float = 0.0, rng: random.Random | None = None) -> None:
+        if not 0 <= seconds <= 60:
+            raise ValueError("a firing offset stays within its minute (0 to 60 seconds)")
+        self.seconds = seconds
+        self._rng = rng or random.Random()
+        self._offsets: dict[Any, float] = {}
+
+    def offset(self, key: Any) -> float:
+        """The offset of `key` (a one-time schedule), drawn the first time it is asked for."""
+        if key not in self._offsets:
+            self._offsets[key] = self.draw()
+        return self._offsets[key]
+
+    def draw(self) -> float:
+        """A fresh offset (one firing of a recurring schedule)."""
+        return self._rng.uniform(0.0, self.seconds) if self.seconds else 0.0
+
+    def forget(self, key: Any) -> None:
+        self._offsets.pop(key, None)
+
+    def retain(self, keys: set[Any]) -> None:
+        """Forget the offsets of every key but these (schedules deleted before they fired)."""
+        for key in set(self._offsets) - keys:
+            del self._offsets[key]
+
+
 class SchedulerLoop(threading.Thread):
     """A thread that fires due schedules until `stop` is set."""
 
@@ -75,17 +110,20 @@ class SchedulerLoop(threading.Thread):
         invoker: AsyncInvoker,
         stop: threading.Event,
         poll_seconds: float = 0.5,
+        jitter: Jitter | None = None,
     ) -> None:
         super().__init__(name="scheduler-loop", daemon=True)
         self.template = template
         self.invoker = invoker
         self.stop = stop
         self.poll_seconds = poll_seconds
+        self.jitter = jitter or Jitter(0.0)
         self.client = boto3.client("scheduler", region_name=template.region)
         self._sqs = boto3.client("sqs", region_name=template.region)
         self._known: dict[tuple[str, str], _Known] = {}
         self._fired: set[tuple[str, str, str, str]] = set()
         self._next_rate: dict[tuple[str, str, str, str], float] = {}
+        self._rate_offset: dict[tuple[str, str, str, str], float] = {}
         self._reported: set[tuple[str, str, str]] = set()
         self.fired_count = 0
 
@@ -132,16 +170,19 @@ class SchedulerLoop(threading.Thread):
         now = time.time() if now is None else now
         next_due: float | None = None
         seen: set[tuple[str, str]] = set()
+        armed: set[tuple[str, str, str, str]] = set()
         for summary in self._summaries():
             seen.add((summary["GroupName"], summary["Name"]))
             details = self._details(summary)
             if details is None or details.get("State", "ENABLED") != "ENABLED":
                 continue
+            armed.add(self._identity(details))
             due = self._consider(details, now)
             if due is not None and (next_due is None or due < next_due):
                 next_due = due
         for gone in set(self._known) - seen:
             del self._known[gone]
+        self.jitter.retain(armed)
         return next_due
 
     def _identity(self, details: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -160,11 +201,12 @@ class SchedulerLoop(threading.Thread):
         if moment is not None:
             if identity in self._fired:
                 return None
-            due = moment.timestamp()
+            due = moment.timestamp() + self.jitter.offset(identity)
             if due > now:
                 return due
             self._fired.add(identity)
-            self._fire(details, due)
+            self.jitter.forget(identity)
+            self._fire(details, moment.timestamp(), due)
             if details.get("ActionAfterCompletion") == "DELETE":
                 self._delete_if_unchanged(details)
             return None
@@ -174,17 +216,20 @@ class SchedulerLoop(threading.Thread):
                 start = details.get("StartDate") or details.get("CreationDate")
                 first = start.timestamp() if isinstance(start, datetime) else now
                 self._next_rate[identity] = first + period
-            due = self._next_rate[identity]
+                self._rate_offset[identity] = self.jitter.draw()
+            nominal = self._next_rate[identity]
             end = details.get("EndDate")
-            if isinstance(end, datetime) and due > end.timestamp():
+            if isinstance(end, datetime) and nominal > end.timestamp():
                 return None
+            due = nominal + self._rate_offset[identity]
             if due > now:
                 return due
-            self._fire(details, due)
+            self._fire(details, nominal, due)
             # Missed periods (the machine slept) are skipped, as Scheduler does.
             while self._next_rate[identity] <= now:
                 self._next_rate[identity] += period
-            return self._next_rate[identity]
+            self._rate_offset[identity] = self.jitter.draw()
+            return self._next_rate[identity] + self._rate_offset[identity]
         report = (details["GroupName"], details["Name"], expression)
         if report not in self._reported:
             self._reported.add(report)
@@ -198,16 +243,18 @@ class SchedulerLoop(threading.Thread):
 
     # --- firing -------------------------------------------------------------------------------
 
-    def _fire(self, details: dict[str, Any], due: float) -> None:
+    def _fire(self, details: dict[str, Any], scheduled: float, due: float) -> None:
+        """Invoke the target of a schedule whose time (`scheduled`) plus its offset (`due`)
+        has come; the Input's scheduled-time is the schedule's own time, as Scheduler's is."""
         target = details.get("Target", {})
         execution_id = str(uuid.uuid4())
-        raw = _substitute(target.get("Input"), details, due, execution_id)
+        raw = _substitute(target.get("Input"), details, scheduled, execution_id)
         try:
             event: Any = json.loads(raw) if raw is not None else {}
         except ValueError:
             event = raw
         self.fired_count += 1
-        lateness = max(0.0, time.time() - due)
+        lateness = max(0.0, time.time() - scheduled)
         function = self.template.function_for_arn(str(target.get("Arn", "")))
         if function is None:
             logger.warning(
@@ -219,11 +266,12 @@ class SchedulerLoop(threading.Thread):
             self._dead_letter(details, raw, execution_id, "ResourceNotFoundException")
             return
         logger.info(
-            "schedule %s/%s fired (%s, %.1f s after its time) -> %s",
+            "schedule %s/%s fired (%s, %.1f s after its time; offset %.1f s) -> %s",
             details["GroupName"],
             details["Name"],
             details["ScheduleExpression"],
             lateness,
+            due - scheduled,
             function,
         )
         self.invoker.invoke(function, event, f"schedule {details['Name']}")

@@ -145,7 +145,10 @@ class LocalStack:
     _stub: Any = None
     _api: Any = None
     _invoker: Any = None
+    _loop: Any = None
     _threads: list[threading.Thread] = field(default_factory=list)
+    # LOCAL_SCHEDULER_SEED, or the one picked at start (printed, so a run can be replayed).
+    seed: int = 0
 
     @property
     def api_url(self) -> str:
@@ -255,19 +258,41 @@ class LocalStack:
         self._api.start()
 
     def _start_background(self) -> None:
-        from local.event_sources import start_event_sources
-        from local.invoker import AsyncInvoker
-        from local.scheduler_loop import SchedulerLoop
+        import random
 
-        self._invoker = AsyncInvoker(
-            self.template, self.runner, self.stop_event, self.config.async_retry_delay_seconds
+        from local.event_sources import start_event_sources
+        from local.invoker import AsyncInvoker, DuplicateDelivery
+        from local.scheduler_loop import Jitter, SchedulerLoop
+
+        config = self.config
+        self.seed = (
+            config.scheduler_seed
+            if config.scheduler_seed is not None
+            else random.SystemRandom().randrange(10**9)
         )
-        loop = SchedulerLoop(self.template, self._invoker, self.stop_event)
-        loop.start()
+        # Two generators from the one seed: the duplicate draws (made by many threads) do not
+        # shift the firing offsets, which follow the order the schedules are seen in.
+        self._invoker = AsyncInvoker(
+            self.template,
+            self.runner,
+            self.stop_event,
+            config.async_retry_delay_seconds,
+            DuplicateDelivery(config.duplicate_delivery, random.Random(f"{self.seed}/duplicates")),
+        )
+        jitter = Jitter(config.scheduler_jitter_seconds, random.Random(f"{self.seed}/jitter"))
+        self._loop = SchedulerLoop(self.template, self._invoker, self.stop_event, jitter=jitter)
+        self._loop.start()
         self._threads = [
-            loop,
+            self._loop,
             *start_event_sources(self.template, self.runner, self._invoker, self.stop_event),
         ]
+
+    def delivery_summary(self) -> str:
+        """What the scheduler loop fired and how many events came twice, for the log."""
+        fired = self._loop.fired_count if self._loop is not None else 0
+        duplicates = self._invoker.duplicates if self._invoker is not None else None
+        twice = duplicates.delivered if duplicates is not None else 0
+        return f"{fired} schedule(s) fired, {twice} event(s) delivered a second time"
 
     def stop(self, grace_seconds: float = 5.0) -> None:
         """Stop everything, newest first; running invocations get `grace_seconds` to end."""
@@ -278,6 +303,8 @@ class LocalStack:
             thread.join(3)
         if self._invoker is not None and not self._invoker.wait(grace_seconds):
             logger.warning("%d invocation(s) still running; abandoned", self._invoker.in_flight())
+        if self._loop is not None:
+            logger.info("%s", self.delivery_summary())
         if self._stub is not None:
             self._stub.stop()
         if self._moto is not None:

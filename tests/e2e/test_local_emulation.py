@@ -1,11 +1,13 @@
 """The local stack's emulation of what moto does not do, checked in process against moto's
 mock with a small template of throw-away functions: the scheduler loop (at() to the second,
-once, DELETE after completion), Lambda's asynchronous retries and on-failure destination
-record, and an SQS event source mapping with partial batch failures."""
+once, DELETE after completion; with jitter, at a seeded random offset in its window), Lambda's
+asynchronous retries and on-failure destination record, duplicate delivery of asynchronous
+events and SQS messages, and an SQS event source mapping with partial batch failures."""
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -17,11 +19,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.config import ConfigError, LocalConfig
 from local.event_sources import RateRules, SqsPoller, start_event_sources
-from local.invoker import AsyncInvoker
+from local.invoker import AsyncInvoker, DuplicateDelivery
 from local.lambda_runtime import FunctionRunner
 from local.provision import provision
-from local.scheduler_loop import SchedulerLoop, at_time, rate_seconds
+from local.scheduler_loop import Jitter, SchedulerLoop, at_time, rate_seconds
 from local.template import Template
 
 HANDLERS = {
@@ -307,3 +310,201 @@ def test_schedule_events_run_on_their_rate(world: dict[str, Any]) -> None:
     assert event["source"] == "aws.events"
     assert event["detail-type"] == "Scheduled Event"
     assert event["resources"][0].endswith(":rule/TickerTick")
+
+
+# --- AWS at its worst: firing offsets and duplicate delivery ---------------------------------
+
+
+def test_jitter_offsets_are_uniform_in_the_window_and_the_seed_replays_them() -> None:
+    jitter = Jitter(59, random.Random(7))
+    offsets = [jitter.offset(("posts", f"post-{i}")) for i in range(400)]
+    assert all(0 <= o <= 59 for o in offsets)
+    assert min(offsets) < 3
+    assert max(offsets) > 56
+    assert sum(1 for o in offsets if o < 29.5) == pytest.approx(200, abs=40)
+    assert jitter.offset(("posts", "post-3")) == offsets[3]  # drawn once per schedule
+
+    replay = Jitter(59, random.Random(7))
+    assert [replay.offset(("posts", f"post-{i}")) for i in range(400)] == offsets
+    other = Jitter(59, random.Random(8))
+    assert [other.offset(("posts", f"post-{i}")) for i in range(400)] != offsets
+    assert {Jitter(0).offset(i) for i in range(20)} == {0.0}
+    with pytest.raises(ValueError, match="minute"):
+        Jitter(61)
+
+
+def _jittered_loop(world: dict[str, Any], seed: int) -> SchedulerLoop:
+    jitter = Jitter(59, random.Random(seed))
+    return SchedulerLoop(world["template"], world["invoker"], world["stop"], jitter=jitter)
+
+
+def test_one_time_schedules_fire_at_their_offset_in_the_window(world: dict[str, Any]) -> None:
+    template, invoker = world["template"], world["invoker"]
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+    payload = '{"name": "%s", "scheduledTime": "<aws.scheduler.scheduled-time>"}'
+    for name in ("a", "b", "c"):
+        _schedule(template, name, due, payload % name)
+    loop = _jittered_loop(world, seed=5)
+
+    fired_at: dict[str, float] = {}
+    moment = due.timestamp() - 1
+    while len(fired_at) < 3:
+        next_due = loop.tick(now=moment)
+        invoker.wait(5)
+        for call in world["calls"]():
+            fired_at.setdefault(call["event"]["name"], moment)
+        assert next_due is not None or len(fired_at) == 3
+        if next_due is not None:
+            assert next_due > moment  # nothing fires before its offset
+            moment = next_due
+    assert all(due.timestamp() <= t <= due.timestamp() + 59 for t in fired_at.values())
+    assert len(set(fired_at.values())) == 3  # each schedule has its own offset
+    events = [c["event"] for c in world["calls"]()]
+    assert sorted(e["name"] for e in events) == ["a", "b", "c"]  # each fired once
+    # The Input's scheduled time is the schedule's own, not the moment it fired.
+    assert {e["scheduledTime"] for e in events} == {due.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+    # The same seed replays the same offsets for the same schedules.
+    replay = _jittered_loop(world, seed=5)
+    first = replay.tick(now=due.timestamp() - 1)
+    assert first == min(fired_at.values())
+    assert _jittered_loop(world, seed=6).tick(now=due.timestamp() - 1) != first
+
+
+def test_a_schedule_whose_window_has_passed_fires_at_once(world: dict[str, Any]) -> None:
+    template, invoker = world["template"], world["invoker"]
+    past = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    _schedule(template, "late", past, '{"name": "late"}')
+    assert _jittered_loop(world, seed=1).tick() is None
+    invoker.wait(5)
+    assert [c["event"] for c in world["calls"]()] == [{"name": "late"}]
+
+
+def test_rate_schedules_fire_at_a_new_offset_in_each_period(world: dict[str, Any]) -> None:
+    template, invoker = world["template"], world["invoker"]
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    _schedule(template, "tick", start, '{"name": "tick"}')
+    boto3.client("scheduler").update_schedule(
+        Name="tick",
+        GroupName="posts",
+        ScheduleExpression="rate(5 minutes)",
+        StartDate=start,
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={
+            "Arn": template.attributes["Recorder.Arn"],
+            "RoleArn": "arn:aws:iam::123456789012:role/scheduler",
+            "Input": '{"name": "tick"}',
+        },
+    )
+    loop = _jittered_loop(world, seed=9)
+    periods = [start.timestamp() + 300 * n for n in (1, 2, 3)]
+    offsets = []
+    for period in periods:
+        due = loop.tick(now=period - 1)
+        assert due is not None
+        assert period <= due <= period + 59
+        assert loop.tick(now=due - 0.01) == due  # not yet
+        offsets.append(due - period)
+        loop.tick(now=due)
+    invoker.wait(5)
+    assert len(world["calls"]()) == 3
+    assert len(set(offsets)) == 3  # a fresh offset each period
+
+
+def test_duplicate_delivery_delivers_each_chosen_event_twice_and_counts_it(
+    world: dict[str, Any],
+) -> None:
+    template, runner, stop = world["template"], world["runner"], world["stop"]
+    always = DuplicateDelivery(1.0, random.Random(1), delay_seconds=(0.05, 0.2))
+    invoker = AsyncInvoker(template, runner, stop, 0.05, always)
+    first_ids = {invoker.invoke("Recorder", {"n": n}) for n in range(5)}
+    assert invoker.wait(10)
+
+    calls = world["calls"]()
+    assert sorted(c["event"]["n"] for c in calls) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert len({c["request"] for c in calls}) == 10  # the second delivery is its own invocation
+    assert first_ids < {c["request"] for c in calls}
+    assert (always.chosen, always.delivered) == (5, 5)
+
+
+def _duplicated_pattern(world: dict[str, Any], seed: int, offset: int) -> list[int]:
+    """Which of 40 events a half-chance DuplicateDelivery with `seed` delivers twice."""
+    template, runner, stop = world["template"], world["runner"], world["stop"]
+    half = DuplicateDelivery(0.5, random.Random(seed), delay_seconds=(0.01, 0.05))
+    invoker = AsyncInvoker(template, runner, stop, 0.05, half)
+    for n in range(40):
+        invoker.invoke("Recorder", {"n": offset + n})
+    assert invoker.wait(10)
+    counts = [0] * 40
+    for call in world["calls"]():
+        if offset <= call["event"]["n"] < offset + 40:
+            counts[call["event"]["n"] - offset] += 1
+    assert set(counts) <= {1, 2}
+    assert half.delivered == half.chosen == counts.count(2)
+    return counts
+
+
+def test_duplicate_draws_replay_with_the_seed(world: dict[str, Any]) -> None:
+    first = _duplicated_pattern(world, seed=21, offset=0)
+    assert 8 <= first.count(2) <= 32
+    assert _duplicated_pattern(world, seed=21, offset=100) == first
+    assert _duplicated_pattern(world, seed=22, offset=200) != first
+
+
+def test_without_duplicates_each_event_is_delivered_once(world: dict[str, Any]) -> None:
+    invoker = world["invoker"]
+    for n in range(5):
+        invoker.invoke("Recorder", {"n": n})
+    assert invoker.wait(5)
+    assert sorted(c["event"]["n"] for c in world["calls"]()) == [0, 1, 2, 3, 4]
+    assert invoker.duplicates.delivered == 0
+
+
+def test_sqs_messages_chosen_for_duplicate_delivery_come_twice(world: dict[str, Any]) -> None:
+    template = world["template"]
+    sqs = boto3.client("sqs")
+    url = template.attributes["FailureQueue.QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"fail": False, "n": 1}))
+    props = template.resolve(template.function_events("Consumer", "SQS")["Failures"]["Properties"])
+    always = DuplicateDelivery(1.0, random.Random(3), delay_seconds=(0.1, 0.5))
+    poller = SqsPoller(template, world["runner"], world["stop"], "Consumer", props, always)
+
+    poller._deliver(poller._receive())
+    assert sqs.receive_message(QueueUrl=url, VisibilityTimeout=0).get("Messages", []) == []
+    deadline = time.monotonic() + 5
+    again: list[dict[str, Any]] = []
+    while not again and time.monotonic() < deadline:
+        again = poller._receive()
+    poller._deliver(again)
+    time.sleep(1.1)  # had it been kept again, it would be visible by now
+    assert poller._receive() == []
+
+    records = [c["event"] for c in world["calls"]()]
+    assert [json.loads(r["body"])["n"] for r in records] == [1, 1]
+    assert records[0]["messageId"] == records[1]["messageId"]  # the same message, twice
+    assert (always.chosen, always.delivered) == (1, 1)
+
+
+def test_settings_of_jitter_seed_and_duplicates() -> None:
+    assert LocalConfig.from_env({}).scheduler_jitter_seconds == 59
+    assert LocalConfig.from_env({}).duplicate_delivery == 0
+    assert LocalConfig.from_env({}).scheduler_seed is None
+    config = LocalConfig.from_env(
+        {
+            "LOCAL_SCHEDULER_JITTER_SECONDS": "0",
+            "LOCAL_DUPLICATE_DELIVERY": "0.2",
+            "LOCAL_SCHEDULER_SEED": "42",
+        }
+    )
+    assert (config.scheduler_jitter_seconds, config.duplicate_delivery) == (0, 0.2)
+    assert config.scheduler_seed == 42
+    for name, value in (
+        ("LOCAL_SCHEDULER_JITTER_SECONDS", "60"),
+        ("LOCAL_SCHEDULER_JITTER_SECONDS", "-1"),
+        ("LOCAL_SCHEDULER_JITTER_SECONDS", "soon"),
+        ("LOCAL_DUPLICATE_DELIVERY", "1.5"),
+        ("LOCAL_DUPLICATE_DELIVERY", "nan"),
+        ("LOCAL_SCHEDULER_SEED", "abc"),
+    ):
+        with pytest.raises(ConfigError, match=name):
+            LocalConfig.from_env({name: value})
