@@ -9,9 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +49,18 @@ class RunningStack:
     log_path: Path
     min_lead_seconds: int
     exit_code: int | None = None
+    # The local stack's own settings it was started with (jitter, duplicates, seed).
+    settings: dict[str, str] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return f"{self.api_url}{path}"
 
     def log_tail(self, lines: int = 60) -> str:
+        """The log's last lines, after the settings that replay the run."""
         text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
+        replay = " ".join(f"{key}={value}" for key, value in sorted(self.settings.items()))
+        header = [f"(stack started with {replay})"] if replay else []
+        return "\n".join(header + text[-lines:])
 
     def aws(self, service: str) -> Any:
         """A client of the stack's moto server (to look behind the API)."""
@@ -85,9 +90,13 @@ class RunningStack:
 
 
 def stack_environment(
-    ports: list[int], keys: dict[str, str], min_lead_seconds: int
+    ports: list[int],
+    keys: dict[str, str],
+    min_lead_seconds: int,
+    settings: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """This process's environment without anything that would point the child elsewhere."""
+    """This process's environment without anything that would point the child elsewhere, plus
+    `settings` (the local stack's own variables, e.g. LOCAL_SCHEDULER_JITTER_SECONDS)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -106,6 +115,7 @@ def stack_environment(
         }
     )
     env.update({f"DEMO_API_KEY_{plan.upper()}": key for plan, key in keys.items()})
+    env.update(settings or {})
     return env
 
 
@@ -115,9 +125,10 @@ def launched_stack(
     keys: dict[str, str],
     min_lead_seconds: int = 5,
     start_timeout: float = START_TIMEOUT_SECONDS,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[RunningStack]:
     """The stack on free ports, ready to serve; stopped (SIGTERM, then kill) afterwards, with
-    its exit code in `exit_code`."""
+    its exit code in `exit_code`. `settings` are set in its environment."""
     ports = free_ports(3)
     stack = RunningStack(
         api_url=f"http://127.0.0.1:{ports[0]}",
@@ -126,12 +137,13 @@ def launched_stack(
         keys=dict(keys),
         log_path=log_path,
         min_lead_seconds=min_lead_seconds,
+        settings=dict(settings or {}),
     )
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "local"],
             cwd=ROOT,
-            env=stack_environment(ports, keys, min_lead_seconds),
+            env=stack_environment(ports, keys, min_lead_seconds, settings),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

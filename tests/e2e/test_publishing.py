@@ -1,10 +1,17 @@
-"""Publishing end to end: a post scheduled a few seconds ahead is published by the scheduler
-loop and the publisher (the stand-in TikTok holds exactly one complete upload of the video's
-bytes) and ends `executed`; a post cancelled before its time is never published.
+"""Publishing end to end, with the local stack behaving as AWS at its worst (schedules fire
+anywhere in their minute, asynchronous events may come twice): a post is published by the
+scheduler loop and the publisher at its second (the stand-in TikTok holds exactly one complete
+upload of the video's bytes) and ends `executed`; a post cancelled before its time is never
+published; with every event delivered twice, 20 posts still make exactly 20 TikTok posts.
 
-Both posts are created together (the professional demo user's large video and a small one) so
-the suite waits once. The cancelled one is cancelled after its schedule fired, while the
-publisher waits for its second."""
+Scheduler fires a post's schedule in the minute before its time, so the publisher can wait for
+the exact second whatever the firing offset. That holds only when that minute has not begun
+when the post is created; a post due sooner has its schedule in the current minute, which may
+fire after the post's second. So the posts that check the second are due in a minute that
+starts after they are all created ("the window"), and the posts due sooner are checked for what
+still holds: executed exactly once, never early, within their minute.
+
+Everything is created together and the suite waits once for the window."""
 
 from __future__ import annotations
 
@@ -12,33 +19,55 @@ import hashlib
 import math
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.seed import demo_user_id
 from post_scheduler.adapters.table import SchedulingTable
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, e2e_settings, stack_for_tests
 
 pytestmark = pytest.mark.e2e
 
 PLAN = "professional"
-EXECUTE_AFTER_SECONDS = 3  # beyond the minimum lead
-CANCEL_AFTER_SECONDS = 5
+CANCEL_AFTER_SECONDS = 4  # the cancelled post's time, after the window starts
+CREATE_SECONDS = 5  # enough to create every post of this module
 SETTLE_SECONDS = 4  # how long after its time a wrongly published post would show up
-WAIT_SECONDS = 90
-
-
-def _at(seconds: float) -> str:
-    moment = datetime.now(UTC) + timedelta(seconds=seconds)
-    whole = moment.replace(microsecond=0) + timedelta(seconds=1 if moment.microsecond else 0)
-    return whole.strftime("%Y-%m-%dT%H:%M:%SZ")
+WAIT_SECONDS = 120
+TWICE_POSTS = 20  # half due soon (their schedule's minute has begun), half in the window
+EXACT_SECONDS = 5  # a post in the window starts within this of its time
 
 
 def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _whole_second_after(moment: datetime) -> datetime:
+    whole = moment.replace(microsecond=0)
+    return whole + timedelta(seconds=1) if whole < moment else whole
+
+
+def _soonest(stack: RunningStack) -> datetime:
+    """The soonest time a post created within CREATE_SECONDS may have."""
+    lead = stack.min_lead_seconds + CREATE_SECONDS
+    return _whole_second_after(datetime.now(UTC) + timedelta(seconds=lead))
+
+
+def _window(stack: RunningStack) -> datetime:
+    """The first second, at or after the soonest, whose minute starts after every post created
+    from now (within CREATE_SECONDS) exists: their schedules' minute lies wholly before it."""
+    soonest = _soonest(stack)
+    created_by = datetime.now(UTC) + timedelta(seconds=CREATE_SECONDS)
+    next_minute = created_by.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return max(soonest, next_minute)
 
 
 @dataclass
@@ -47,12 +76,23 @@ class Scheduled:
     title: str
     video: dict[str, Any]
     publish_time: str
+    created_at: str
+
+    @property
+    def in_window(self) -> bool:
+        """Its schedule's minute (the one before its own) had not begun when it was created."""
+        created = datetime.fromtimestamp(_epoch(self.created_at), UTC)
+        publish = datetime.fromtimestamp(_epoch(self.publish_time), UTC)
+        return publish.replace(second=0) - timedelta(minutes=1) >= created.replace(
+            second=0, microsecond=0
+        )
 
 
 @dataclass
-class Pair:
+class Scenario:
     executed: Scheduled
     cancelled: Scheduled
+    twice: list[Scheduled]
 
 
 def _all(stack: RunningStack, path: str) -> list[dict[str, Any]]:
@@ -69,9 +109,19 @@ def _all(stack: RunningStack, path: str) -> list[dict[str, Any]]:
             return items
 
 
-def _create(stack: RunningStack, video: dict[str, Any], account: str, after: float) -> Scheduled:
+def _assets(stack: RunningStack) -> tuple[list[dict[str, Any]], str]:
+    """The demo user's ready videos, largest first, and a TikTok account."""
+    videos = [v for v in _all(stack, "/api/v1/videos") if v["status"] == "ready"]
+    accounts = _all(stack, "/api/v1/tiktok-accounts")
+    assert videos, "the demo user has no ready video"
+    assert accounts, "the demo user has no TikTok account"
+    videos.sort(key=lambda v: -int(v["sizeBytes"]))
+    assert videos[0]["sizeBytes"] > 10 * 1024 * 1024, "the demo data should hold a large video"
+    return videos, accounts[0]["id"]
+
+
+def _create(stack: RunningStack, video: dict[str, Any], account: str, when: datetime) -> Scheduled:
     title = f"e2e {uuid.uuid4().hex[:12]}"
-    publish_time = _at(stack.min_lead_seconds + after)
     response = stack.call(
         "POST",
         "/api/v1/schedule/create",
@@ -79,54 +129,82 @@ def _create(stack: RunningStack, video: dict[str, Any], account: str, after: flo
         json={
             "videoId": video["id"],
             "tiktokAccountId": account,
-            "scheduledPublishTime": publish_time,
+            "scheduledPublishTime": _iso(when),
             "title": title,
             "hashtags": "#e2e",
         },
     )
     assert response.status_code == 200, response.text
-    return Scheduled(response.json()["data"]["scheduleId"], title, video, publish_time)
+    data = response.json()["data"]
+    return Scheduled(data["scheduleId"], title, video, _iso(when), data["createdAt"])
 
 
 @pytest.fixture(scope="module")
-def pair(local_stack: RunningStack) -> Pair:
-    videos = [v for v in _all(local_stack, "/api/v1/videos") if v["status"] == "ready"]
-    accounts = _all(local_stack, "/api/v1/tiktok-accounts")
-    assert videos, "the demo user has no ready video"
-    assert accounts, "the demo user has no TikTok account"
-    large = max(videos, key=lambda v: v["sizeBytes"])
-    small = min(videos, key=lambda v: v["sizeBytes"])
-    assert large["sizeBytes"] > 10 * 1024 * 1024, "the demo data should hold a large video"
-    executed = _create(local_stack, large, accounts[0]["id"], EXECUTE_AFTER_SECONDS)
-    cancelled = _create(local_stack, small, accounts[0]["id"], CANCEL_AFTER_SECONDS)
-    # Its schedule fires at once (the minute before its time is already here): cancel it once
-    # the publisher holds the event and waits for the second, the hardest case.
-    _wait_until_fired(local_stack, cancelled.schedule_id)
+def twice_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A stack of its own that delivers every asynchronous event twice."""
+    log_path = tmp_path_factory.mktemp("twice-stack") / "stack.log"
+    settings = e2e_settings(LOCAL_DUPLICATE_DELIVERY="1")
+    with stack_for_tests(log_path, "stack delivering everything twice", settings) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def scenario(local_stack: RunningStack, twice_stack: RunningStack) -> Scenario:
+    videos, account = _assets(local_stack)
+    twice_videos, twice_account = _assets(twice_stack)
+    half = TWICE_POSTS // 2
+    # Due as soon as allowed: their schedule's minute has usually begun (fired when it fires).
+    soonest = _soonest(twice_stack)
+    twice = [_create(twice_stack, v, twice_account, soonest) for v in twice_videos[-half:]]
+    window = _window(local_stack)
+    # The large video (a chunked upload) and small ones, all in the same second.
+    twice += [
+        _create(twice_stack, v, twice_account, window + timedelta(seconds=1))
+        for v in twice_videos[: TWICE_POSTS - half]
+    ]
+    executed = _create(local_stack, videos[0], account, window)
+    cancelled = _create(
+        local_stack, videos[-1], account, window + timedelta(seconds=CANCEL_AFTER_SECONDS)
+    )
+    assert executed.in_window, executed
+    assert cancelled.in_window, cancelled
+    # Cancel once its schedule has fired and the publisher holds the event, waiting for the
+    # second: the hardest case.
+    _wait_until_fired(local_stack, cancelled)
     response = local_stack.call(
         "PUT", f"/api/v1/schedule/{cancelled.schedule_id}", PLAN, json={"status": "cancelled"}
     )
     assert response.status_code == 200, response.text
     assert response.json()["data"]["status"] == "cancelled"
-    return Pair(executed, cancelled)
+    return Scenario(executed, cancelled, twice)
 
 
-def _wait_until_fired(stack: RunningStack, schedule_id: str) -> None:
-    """Until the post's one-time schedule has fired (Scheduler then deletes it)."""
+def _wait_until_fired(stack: RunningStack, post: Scheduled) -> None:
+    """Until the post's one-time schedule has fired (Scheduler then deletes it), which is
+    before the post's time."""
     scheduler = stack.aws("scheduler")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    while time.time() < _epoch(post.publish_time):
         names = [s["Name"] for s in scheduler.list_schedules()["Schedules"]]
-        if not any(schedule_id in name for name in names):
+        if not any(post.schedule_id in name for name in names):
             return
         time.sleep(0.1)
-    raise AssertionError(f"the schedule of {schedule_id} did not fire")
+    raise AssertionError(f"the schedule of {post.schedule_id} did not fire before its time")
 
 
-def _post(stack: RunningStack, schedule_id: str) -> dict[str, Any]:
-    (item,) = [
-        p for p in _all(stack, "/api/v1/schedule/scheduled-videos") if p["id"] == schedule_id
-    ]
-    return item
+def _wait_until_ended(stack: RunningStack, posts: list[Scheduled]) -> dict[str, dict[str, Any]]:
+    """The posts' items once none is pending or publishing any more (or the time is up)."""
+    wanted = {p.schedule_id for p in posts}
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        items = {
+            item["id"]: item
+            for item in _all(stack, "/api/v1/schedule/scheduled-videos")
+            if item["id"] in wanted
+        }
+        ended = all(i["status"] not in ("pending", "publishing") for i in items.values())
+        if (ended and len(items) == len(wanted)) or time.monotonic() > deadline:
+            return items
+        time.sleep(0.5)
 
 
 def _s3_sha256(stack: RunningStack, video_id: str) -> str:
@@ -147,35 +225,67 @@ def _s3_sha256(stack: RunningStack, video_id: str) -> str:
     raise AssertionError(f"no bucket holds {video.s3Key}")
 
 
-def test_post_due_in_seconds_is_published_once(local_stack: RunningStack, pair: Pair) -> None:
-    scheduled = pair.executed
-    deadline = time.monotonic() + WAIT_SECONDS
-    item = _post(local_stack, scheduled.schedule_id)
-    while item["status"] == "pending" and time.monotonic() < deadline:
-        time.sleep(0.5)
-        item = _post(local_stack, scheduled.schedule_id)
-    assert item["status"] == "executed", f"{item}\n{local_stack.log_tail()}"
-
-    published = [p for p in local_stack.stub_posts() if p["title"].startswith(scheduled.title)]
+def _assert_published_once(
+    stack: RunningStack, scheduled: Scheduled, item: dict[str, Any], posts: list[dict[str, Any]]
+) -> None:
+    assert item["status"] == "executed", f"{item}\n{stack.log_tail()}"
+    published = [p for p in posts if p["title"].startswith(scheduled.title)]
     assert len(published) == 1, published
     (post,) = published
     assert post["complete"] is True
     assert post["bytes_received"] == scheduled.video["sizeBytes"]
-    assert post["sha256"] == _s3_sha256(local_stack, scheduled.video["id"])
+    assert post["sha256"] == _s3_sha256(stack, scheduled.video["id"])
     assert item["tiktokPublishId"] == post["publish_id"]
-    # Publishing starts at the requested second, not when the schedule fired (a minute early).
-    started = _epoch(item["publishStartedAt"])
-    assert _epoch(scheduled.publish_time) <= started < _epoch(scheduled.publish_time) + 5, item
     assert item["executedAt"] >= item["publishStartedAt"]
+    # Never before the requested second.
+    started, due = _epoch(item["publishStartedAt"]), _epoch(scheduled.publish_time)
+    assert started >= due, item
+    if scheduled.in_window:
+        # At the requested second, not when the schedule fired (up to a minute early).
+        assert started < due + EXACT_SECONDS, item
+    else:
+        # Its schedule's minute had begun: it fired within that minute, the publisher at once.
+        minute_end = datetime.fromtimestamp(_epoch(scheduled.created_at), UTC).replace(
+            second=0, microsecond=0
+        ) + timedelta(minutes=1)
+        assert started < minute_end.timestamp() + EXACT_SECONDS, item
 
 
-def test_cancelled_post_is_never_published(local_stack: RunningStack, pair: Pair) -> None:
-    scheduled = pair.cancelled
+def test_post_due_in_seconds_is_published_once(
+    local_stack: RunningStack, scenario: Scenario
+) -> None:
+    scheduled = scenario.executed
+    item = _wait_until_ended(local_stack, [scheduled])[scheduled.schedule_id]
+    _assert_published_once(local_stack, scheduled, item, local_stack.stub_posts())
+
+
+def test_cancelled_post_is_never_published(local_stack: RunningStack, scenario: Scenario) -> None:
+    scheduled = scenario.cancelled
     wait = _epoch(scheduled.publish_time) + SETTLE_SECONDS - time.time()
     time.sleep(max(0.0, math.ceil(wait)))
 
-    item = _post(local_stack, scheduled.schedule_id)
+    (item,) = [
+        p
+        for p in _all(local_stack, "/api/v1/schedule/scheduled-videos")
+        if p["id"] == scheduled.schedule_id
+    ]
     assert item["status"] == "cancelled", item
     assert "tiktokPublishId" not in item
     published = [p for p in local_stack.stub_posts() if p["title"].startswith(scheduled.title)]
     assert published == []
+
+
+def test_every_event_delivered_twice_still_makes_one_tiktok_post_each(
+    twice_stack: RunningStack, scenario: Scenario
+) -> None:
+    items = _wait_until_ended(twice_stack, scenario.twice)
+    posts = twice_stack.stub_posts()
+    assert len(posts) == TWICE_POSTS, posts  # this stack published nothing else
+    assert sum(1 for p in posts if p["complete"]) == TWICE_POSTS
+    for scheduled in scenario.twice:
+        _assert_published_once(twice_stack, scheduled, items[scheduled.schedule_id], posts)
+    assert any(s.in_window for s in scenario.twice)
+    # Every publisher event did come twice (the duplicates are logged as they are delivered).
+    log = Path(twice_stack.log_path).read_text(errors="replace")
+    again = log.count("PublisherFunction: event of")
+    assert again >= TWICE_POSTS, twice_stack.log_tail()
