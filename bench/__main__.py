@@ -4,7 +4,8 @@ Each section runs in a fresh process (see bench/README.md for what each figure m
 1. cold import of each function's handler vs a bare boto3 + json handler (bench.cold_import);
 2. AWS API calls per request of each endpoint (bench.aws_calls);
 3. local-stack throughput and latency of list and create under load (bench.local_stack load);
-4. publish lag of 100 posts due in the same second (bench.local_stack lag);
+4. publish lag of 100 posts due in the same second, with schedules firing anywhere in their
+   minute and every event delivered twice (bench.local_stack lag);
 5. the publisher's upload against a plain PUT, its peak RSS and overhead (bench.publisher_upload).
 
     python -m bench [--quick] [--only imports,calls,load,lag,upload]
@@ -148,15 +149,25 @@ def lag_rows(data: dict[str, Any]) -> list[Row]:
         f"single run; {data['created']} created in {data['create_seconds']:.1f} s,"
         f" {data['lead_left_seconds']:.0f} s before due; load {data['load_average'][0]}"
     )
-    return [
+    worst = ""
+    if "jitter_seconds" in data:  # figures from before the jitter existed lack these
+        worst = (
+            f"; jitter {data['jitter_seconds']:g} s (schedules fired"
+            f" {data['fire_offset_min_s']:.1f}-{data['fire_offset_max_s']:.1f} s into their"
+            f" minute), duplicate delivery {data['duplicate_delivery']:g}"
+            f" ({data['publisher_events_delivered_twice']} publisher events came twice),"
+            f" seed {data['seed']}"
+        )
+    rows = [
         Row(
             section,
-            f"lag = publishStartedAt - scheduledPublishTime ({posts} posts, same second)",
+            f"lag = publishStartedAt - scheduledPublishTime ({posts} posts, same second"
+            + (", jitter on)" if data.get("jitter_seconds") else ")"),
             f"p50 {data['lag_p50_s']:.3f} s, p99 {data['lag_p99_s']:.3f} s,"
             f" max {data['lag_max_s']:.3f} s ({data['started']} started)",
             "p99 <= 1 s",
             verdict(data["started"] == posts and data["lag_p99_s"] <= 1.0),
-            context,
+            context + worst,
         ),
         Row(
             section,
@@ -169,6 +180,25 @@ def lag_rows(data: dict[str, Any]) -> list[Row]:
             f"{data['stack_errors_logged']} errors in the stack's log",
         ),
     ]
+    if "tiktok_posts_per_post_max" in data:
+        once = (
+            data["tiktok_posts_received"] == posts
+            and data["tiktok_posts_complete"] == posts
+            and data["tiktok_posts_per_post_max"] == 1
+        )
+        rows.append(
+            Row(
+                section,
+                "TikTok posts per scheduled post (every event delivered"
+                f" {'twice' if data['duplicate_delivery'] >= 1 else 'maybe twice'})",
+                f"{data['tiktok_posts_received']} received for {posts} posts,"
+                f" at most {data['tiktok_posts_per_post_max']} per post",
+                "exactly 1 each",
+                verdict(once),
+                f"{data['publisher_events_delivered_twice']} publisher events delivered twice",
+            )
+        )
+    return rows
 
 
 def upload_rows(data: dict[str, Any]) -> list[Row]:

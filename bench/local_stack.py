@@ -9,15 +9,19 @@ this process speaking HTTP on loopback.
   the creates count as the create figures. A warm-up (the stack loads one handler instance
   per concurrent request, as Lambda starts one environment each) is left out, and the timed
   run is cut into windows whose spread shows how noisy the figure is.
-- `lag`: 100 posts due in the same second. The professional and the basic demo user together
+- `lag`: 100 posts due in the same second, with the stack as AWS at its worst: schedules fire
+  at a random offset in their minute (jitter 59 s) and every asynchronous event is delivered
+  twice (`--duplicates`, default 1). The professional and the basic demo user together
   have 120 videos; the basic user is moved to the professional plan first with the operators'
   command line (`python -m post_scheduler.admin set-plan demo-basic --plan professional`
   against the stack's moto server), so each of them can hold 50 pending posts. All 100 are
-  created for one whole second a little ahead, then the list endpoint is polled until each
-  is executed or failed; lag = publishStartedAt - scheduledPublishTime of each item.
+  created for one whole second in the first minute that starts after they are all created (so
+  each schedule's minute, the one before, lies wholly before it, as with the deployed 15-minute
+  minimum lead), then the list endpoint is polled until each is executed or failed;
+  lag = publishStartedAt - scheduledPublishTime of each item.
 
     python -m bench.local_stack load [--seconds 20] [--threads 8]
-    python -m bench.local_stack lag [--posts 100]
+    python -m bench.local_stack lag [--posts 100] [--jitter 59] [--duplicates 1]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import random
 import re
 import shutil
 import statistics
@@ -33,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,13 +66,15 @@ FAKE_AWS = {
 
 
 @contextmanager
-def local_stack(min_lead_seconds: int = 5) -> Iterator[RunningStack]:
-    """`python -m local` on free ports, ready to serve; stopped after (its log kept in
-    BENCH_KEEP_LOGS when that is set)."""
+def local_stack(
+    min_lead_seconds: int = 5, settings: Mapping[str, str] | None = None
+) -> Iterator[RunningStack]:
+    """`python -m local` on free ports (with `settings` in its environment), ready to serve;
+    stopped after (its log kept in BENCH_KEEP_LOGS when that is set)."""
     with tempfile.TemporaryDirectory(prefix="bench-stack-") as folder:
         log_path = Path(folder) / "stack.log"
         try:
-            with launched_stack(log_path, DEMO_KEYS, min_lead_seconds) as stack:
+            with launched_stack(log_path, DEMO_KEYS, min_lead_seconds, settings=settings) as stack:
                 yield stack
         finally:
             keep = os.environ.get("BENCH_KEEP_LOGS")
@@ -296,18 +303,34 @@ def _parse(moment: str) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
-_FIRED = re.compile(r"fired \(.*?, ([\d.]+) s after its time\)")
+_FIRED = re.compile(r"fired \(at\(.*?, ([\d.]+) s after its time; offset ([\d.]+) s\)")
 
 
-def measure_lag(posts: int = 100, threads: int = 8, margin_seconds: int = 30) -> dict[str, Any]:
+def measure_lag(
+    posts: int = 100,
+    threads: int = 8,
+    margin_seconds: int = 30,
+    jitter_seconds: float = 59,
+    duplicates: float = 1.0,
+) -> dict[str, Any]:
     """`posts` posts due in one second, half for each of two professional users."""
     load_before = load_average()
     lead = 5
-    with local_stack(min_lead_seconds=lead) as stack:
+    seed = os.environ.get("LOCAL_SCHEDULER_SEED") or str(random.randrange(10**9))
+    settings = {
+        "LOCAL_SCHEDULER_JITTER_SECONDS": f"{jitter_seconds:g}",
+        "LOCAL_DUPLICATE_DELIVERY": f"{duplicates:g}",
+        "LOCAL_SCHEDULER_SEED": seed,
+    }
+    with local_stack(min_lead_seconds=lead, settings=settings) as stack:
         _admin(stack, "set-plan", "demo-basic", "--plan", "professional")
         users = {plan: demo_assets(stack, plan) for plan in ("professional", "basic")}
         per_user = math.ceil(posts / len(users))
-        due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=margin_seconds + lead)
+        # Creating takes well under the margin; the posts' minute starts after that.
+        now = datetime.now(UTC)
+        created_by = now + timedelta(seconds=margin_seconds)
+        next_minute = created_by.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        due = max(created_by.replace(microsecond=0) + timedelta(seconds=lead + 1), next_minute)
         jobs = [
             (plan, create_body(video, account, due, f"lag {plan} {index}"))
             for plan, (videos, account) in users.items()
@@ -354,9 +377,19 @@ def measure_lag(posts: int = 100, threads: int = 8, margin_seconds: int = 30) ->
         ]
         stub_posts = requests.get(f"{stack.stub_url}/_inspect/posts", timeout=30).json()
         log = stack.log_path.read_text(errors="replace")
-    fired = len(_FIRED.findall(log))
+    fired = [float(offset) for _late, offset in _FIRED.findall(log)]
     statuses = [item["status"] for item in items]
+    per_title: dict[str, int] = {}
+    for post in stub_posts:
+        per_title[post.get("title", "")] = per_title.get(post.get("title", ""), 0) + 1
     return {
+        "jitter_seconds": jitter_seconds,
+        "duplicate_delivery": duplicates,
+        "seed": seed,
+        "fire_offset_min_s": min(fired, default=float("nan")),
+        "fire_offset_max_s": max(fired, default=float("nan")),
+        "publisher_events_delivered_twice": log.count("PublisherFunction: event of"),
+        "tiktok_posts_per_post_max": max(per_title.values(), default=0),
         "posts": len(jobs),
         "created": len(jobs) - len(refused),
         "refused": refused[:5],
@@ -376,7 +409,7 @@ def measure_lag(posts: int = 100, threads: int = 8, margin_seconds: int = 30) ->
         "all_ended_after_due_s": ended_by - due.timestamp(),
         "tiktok_posts_received": len(stub_posts),
         "tiktok_posts_complete": sum(1 for post in stub_posts if post.get("complete")),
-        "schedules_fired": fired,
+        "schedules_fired": len(fired),
         "stack_errors_logged": sum(
             1 for line in log.splitlines() if " ERROR " in line or "Traceback" in line
         ),
@@ -391,11 +424,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--windows", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--posts", type=int, default=100)
+    parser.add_argument("--jitter", type=float, default=59.0, help="lag: firing offsets, s")
+    parser.add_argument("--duplicates", type=float, default=1.0, help="lag: chance of twice")
     options = parser.parse_args(argv)
     if options.benchmark == "load":
         emit(measure_load(options.threads, options.seconds, options.windows))
     else:
-        emit(measure_lag(options.posts, options.threads))
+        emit(
+            measure_lag(
+                options.posts,
+                options.threads,
+                jitter_seconds=options.jitter,
+                duplicates=options.duplicates,
+            )
+        )
 
 
 if __name__ == "__main__":
