@@ -508,3 +508,31 @@ def test_settings_of_jitter_seed_and_duplicates() -> None:
     ):
         with pytest.raises(ConfigError, match=name):
             LocalConfig.from_env({name: value})
+
+
+def test_the_banner_states_jitter_duplicates_and_seed() -> None:
+    from types import SimpleNamespace
+
+    from local.__main__ import banner
+
+    template = SimpleNamespace(
+        http_routes=lambda: ["GET /x"], physical={"Table": "t", "VideoBucket": "b"}
+    )
+    stack = SimpleNamespace(
+        api_keys={"free": "k1", "basic": "k2", "professional": "k3"},
+        template=template,
+        config=LocalConfig.from_env(
+            {"LOCAL_DUPLICATE_DELIVERY": "0.2", "LOCAL_SCHEDULER_JITTER_SECONDS": "30"}
+        ),
+        api_url="http://127.0.0.1:3000",
+        stub_url="http://127.0.0.1:3001",
+        moto_url="http://127.0.0.1:5000",
+        seed=1234,
+    )
+    text = banner(stack)
+    assert "fires each schedule 0-30 s after its time" in text
+    assert "(LOCAL_SCHEDULER_JITTER_SECONDS=30)" in text
+    assert "delivered twice with probability 0.2 (LOCAL_DUPLICATE_DELIVERY)" in text
+    assert "LOCAL_SCHEDULER_SEED=1234 replays" in text
+    stack.config = LocalConfig.from_env({"LOCAL_SCHEDULER_JITTER_SECONDS": "0"})
+    assert "fires each schedule at its second" in banner(stack)
