@@ -355,8 +355,8 @@ def start_event_sources(
     invoker: AsyncInvoker,
     stop: threading.Event,
 ) -> list[threading.Thread]:
-    """Start a thread for each kind of event source the template declares (SQS messages are
-    delivered twice as often as the invoker's asynchronous events are)."""
+    """Start a thread for each kind of event source the template declares (an SQS message
+    comes twice with the same probability as the invoker's asynchronous events do)."""
     threads: list[threading.Thread] = []
     rules = RateRules(template, invoker, stop)
     if rules.rules:
