@@ -682,12 +682,20 @@ class SchedulingTable:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def take_oauth_state(self, state_hash: str) -> OAuthStateRecord | None:
-        """Consume a connect flow: delete it and return what it was, so a `state` works once
-        even when two callbacks race."""
-        response = self.client.delete_item(
-            TableName=self.name, Key=oauth_state_key(state_hash), ReturnValues="ALL_OLD"
-        )
+    def take_oauth_state(self, state_hash: str, user_id: str) -> OAuthStateRecord | None:
+        """Consume a connect flow of this user: delete it and return what it was, so a `state`
+        works once, and only for the user it was issued to, even when two completions race.
+        None when there is no such flow, or it is another user's (which stays untouched)."""
+        try:
+            response = self.client.delete_item(
+                TableName=self.name,
+                Key=oauth_state_key(state_hash),
+                ConditionExpression="userId = :user",
+                ExpressionAttributeValues=expression_values(user=user_id),
+                ReturnValues="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
         return _record(OAuthStateRecord, response.get("Attributes"))
 
     def find_account_by_open_id(self, user_id: str, open_id: str) -> TikTokAccountRecord | None:
