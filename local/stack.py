@@ -171,6 +171,8 @@ class LocalStack:
                 "TikTokApiBaseUrl": self.stub_url,
                 # The stand-in's authorization page approves at once and redirects back.
                 "TikTokAuthUrl": f"{self.stub_url}/v2/auth/authorize/",
+                # The callback at this stack's own port, whatever a request's headers say.
+                "TikTokRedirectUri": f"{self.api_url}/api/v1/tiktok-accounts/callback",
                 "MinScheduleLeadSeconds": str(config.min_schedule_lead_seconds),
             },
             region=REGION,

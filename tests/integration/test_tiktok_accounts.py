@@ -129,34 +129,41 @@ def test_connect_needs_credentials(oauth: AwsStack) -> None:
     assert_error(bad, 401, "UNAUTHORIZED")
 
 
-def test_redirect_uri_is_derived_from_the_api_address_when_not_configured(
+FORGED_HEADERS = {
+    "host": "evil.example",
+    "x-forwarded-proto": "http",
+    "x-forwarded-host": "evil.example",
+    "forwarded": "host=evil.example;proto=http",
+}
+
+
+def test_without_a_configured_uri_it_is_derived_from_the_apis_own_id_never_headers(
     monkeypatch: pytest.MonkeyPatch, tiktok_stub: TikTokStub
 ) -> None:
     with mock_aws(config=MOTO_CONFIG):
         stack = make_stack(monkeypatch, tiktok_stub)
         user = stack.user("basic")
-        response = user.call(
-            "GET",
-            "/api/v1/tiktok-accounts/connect",
-            headers={"host": "abc123.execute-api.us-east-1.amazonaws.com"},
+        plain = assert_ok(user.call("GET", "/api/v1/tiktok-accounts/connect"))
+        forged = assert_ok(
+            user.call("GET", "/api/v1/tiktok-accounts/connect", headers=FORGED_HEADERS)
         )
-        data = assert_ok(response)
     wiring.reset()
-    expected = "https://abc123.execute-api.us-east-1.amazonaws.com/api/v1/tiktok-accounts/callback"
-    assert data["redirectUri"] == expected
-    assert url_query(data["authorizationUrl"])["redirect_uri"] == expected
+    # The gateway's own API id (API Gateway sets it; the local gateway's is "localapi").
+    expected = (
+        "https://localapi.execute-api.us-east-1.amazonaws.com/api/v1/tiktok-accounts/callback"
+    )
+    for data in (plain, forged):
+        assert data["redirectUri"] == expected
+        assert url_query(data["authorizationUrl"])["redirect_uri"] == expected
 
 
-def test_a_local_api_address_gives_an_http_callback(
-    monkeypatch: pytest.MonkeyPatch, tiktok_stub: TikTokStub
+def test_forwarded_headers_do_not_change_a_configured_redirect_uri(
+    oauth: AwsStack, user: User
 ) -> None:
-    with mock_aws(config=MOTO_CONFIG):
-        user = make_stack(monkeypatch, tiktok_stub).user("basic")
-        data = assert_ok(
-            user.call("GET", "/api/v1/tiktok-accounts/connect", headers={"host": "127.0.0.1:3000"})
-        )
-    wiring.reset()
-    assert data["redirectUri"] == "http://127.0.0.1:3000/api/v1/tiktok-accounts/callback"
+    data = assert_ok(user.call("GET", "/api/v1/tiktok-accounts/connect", headers=FORGED_HEADERS))
+    assert data["redirectUri"] == CALLBACK
+    assert url_query(data["authorizationUrl"])["redirect_uri"] == CALLBACK
+    assert state_item(oauth, data["state"])["redirectUri"] == CALLBACK  # type: ignore[index]
 
 
 # --- completing: success -------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def get_settings() -> Settings:
         tiktok_auth_url=env("TIKTOK_AUTH_URL", "https://www.tiktok.com/v2/auth/authorize/"),
         tiktok_client_parameter=env("TIKTOK_CLIENT_PARAMETER", ""),
         token_kms_key_id=env("TOKEN_KMS_KEY_ID", ""),
-        # Empty: derived from the API's own address per request.
+        # Empty: the connect function uses the API's default address (never request headers).
         tiktok_redirect_uri=env("TIKTOK_REDIRECT_URI", "").strip(),
         tiktok_use_pkce=env("TIKTOK_USE_PKCE", "").strip().lower() == "true",
         video_multipart_threshold_bytes=_int("VIDEO_MULTIPART_THRESHOLD_BYTES", 100 * _MIB),
