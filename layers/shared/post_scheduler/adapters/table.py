@@ -622,6 +622,7 @@ class SchedulingTable:
         reason: str | None,
         etag: str | None,
         now: datetime,
+        version_id: str | None = None,
     ) -> VideoFileRecord | None:
         """Move an `uploading` video to `ready` (or `rejected` with a reason). None when the
         video is gone or was already decided (S3 events may arrive twice)."""
@@ -630,6 +631,9 @@ class SchedulingTable:
         if accepted:
             sets += ["readyAt = :now", "objectETag = :etag"]
             values.update(status="ready", now=now, etag=etag or "")
+            if version_id:
+                sets.append("objectVersionId = :version")
+                values["version"] = version_id
         else:
             sets.append("statusReason = :reason")
             values.update(status="rejected", reason=reason or "rejected")
