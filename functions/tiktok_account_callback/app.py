@@ -7,6 +7,7 @@ account only for the user who started it."""
 import base64
 import hashlib
 import os
+import re
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -15,11 +16,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi
+from post_scheduler.errors import ValidationFailed
 from post_scheduler.observability import tracer
 
 api = JsonApi(authenticated=False)
 
 Param = Annotated[str | None, Query(max_length=2048)]
+STATE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # what /connect issues (256 random bits)
 
 # The page reads code and state from its own address (nothing from the request is written into
 # it), removes them from the address bar and history, and posts them with the key the user types.
@@ -97,6 +100,11 @@ def tiktok_account_callback(  # type: ignore[no-untyped-def]
     error: Param = None,
     error_description: Param = None,
 ):
+    # Only what TikTok sends: a state of ours' shape, and a code or an error.
+    if not state or not STATE_PATTERN.match(state):
+        raise ValidationFailed("the callback lacks a valid `state`", {"field": "state"})
+    if not code and not error:
+        raise ValidationFailed("the callback lacks the authorization `code`", {"field": "code"})
     return_url = os.environ.get("CONNECT_RETURN_URL", "").strip()
     if not return_url:
         return Response(200, "text/html; charset=utf-8", PAGE, PAGE_HEADERS)

@@ -325,10 +325,11 @@ def test_the_callback_redirects_to_the_deployers_app_when_configured(
         stack = make_stack(
             monkeypatch, tiktok_stub, TikTokRedirectUri=CALLBACK, ConnectReturnUrl=app
         )
-        response = callback(stack, code="the-code", state="the-state")
+        state = "S" * 43
+        response = callback(stack, code="the-code", state=state)
     wiring.reset()
     assert response.status == 302
-    assert response.headers["location"] == f"{app}?code=the-code&state=the-state"
+    assert response.headers["location"] == f"{app}?code=the-code&state={state}"
 
 
 def test_a_flow_started_by_one_user_and_completed_by_another_links_nothing(
