@@ -36,6 +36,7 @@ class Settings:
     tiktok_auth_url: str
     tiktok_client_parameter: str
     token_kms_key_id: str
+    page_token_kms_key_id: str
     tiktok_redirect_uri: str
     tiktok_use_pkce: bool
     video_multipart_threshold_bytes: int
@@ -66,6 +67,7 @@ def get_settings() -> Settings:
         tiktok_auth_url=env("TIKTOK_AUTH_URL", "https://www.tiktok.com/v2/auth/authorize/"),
         tiktok_client_parameter=env("TIKTOK_CLIENT_PARAMETER", ""),
         token_kms_key_id=env("TOKEN_KMS_KEY_ID", ""),
+        page_token_kms_key_id=env("PAGE_TOKEN_KMS_KEY_ID", ""),
         # Empty: the connect function uses the API's default address (never request headers).
         tiktok_redirect_uri=env("TIKTOK_REDIRECT_URI", "").strip(),
         tiktok_use_pkce=env("TIKTOK_USE_PKCE", "").strip().lower() == "true",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from post_scheduler.settings import get_settings
 
 if TYPE_CHECKING:
+    from post_scheduler.adapters.page_seal import TokenSealer
     from post_scheduler.adapters.publication_store import PublicationStore
     from post_scheduler.adapters.scheduler import PublishScheduler
     from post_scheduler.adapters.table import SchedulingTable
@@ -28,6 +29,17 @@ def scheduling_table() -> SchedulingTable:
     from post_scheduler.adapters.table import SchedulingTable
 
     return SchedulingTable(get_settings().table_name)
+
+
+@cache
+def page_token_sealer() -> TokenSealer:
+    """Seals page tokens with data keys of the deployment's page-token KMS key."""
+    from post_scheduler.adapters.page_seal import KmsKeyRing, TokenSealer
+
+    key_id = get_settings().page_token_kms_key_id
+    if not key_id:
+        raise RuntimeError("PAGE_TOKEN_KMS_KEY_ID is not set: list pages cannot be sealed")
+    return TokenSealer(KmsKeyRing(key_id))
 
 
 @cache
@@ -191,6 +203,7 @@ def reset() -> None:
 
     for factory in (
         scheduling_table,
+        page_token_sealer,
         publish_scheduler,
         schedule_service,
         authorizer,
