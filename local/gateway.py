@@ -2,7 +2,8 @@
 Lambda authorizer with its identity sources and result cache, payload 2.0 events in and out.
 
 Behaviour follows API Gateway's: no route -> 404 `{"message":"Not Found"}`; a missing identity
-source -> 401 `{"message":"Unauthorized"}` without calling the authorizer; `isAuthorized: false`
+source (when the template declares one) -> 401 `{"message":"Unauthorized"}` without calling the
+authorizer; no identity source -> the authorizer runs on every request; `isAuthorized: false`
 -> 403 `{"message":"Forbidden"}`; a function that raises -> 500
 `{"message":"Internal Server Error"}`.
 """

@@ -83,6 +83,7 @@ def test_a_flow_completed_by_another_user_links_nothing(local_stack: RunningStac
     assert "e2e_victim_creator" not in attackers
     anonymous = local_stack.call("POST", COMPLETE, plan=None, json=_flow(page))
     assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "UNAUTHORIZED"
 
 
 def test_a_replayed_completion_is_refused(local_stack: RunningStack) -> None:

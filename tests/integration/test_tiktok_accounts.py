@@ -124,7 +124,7 @@ def test_each_connect_gets_a_new_state(oauth: AwsStack, user: User) -> None:
 
 def test_connect_needs_credentials(oauth: AwsStack) -> None:
     response = oauth.call("GET", "/api/v1/tiktok-accounts/connect")
-    assert response.status == 401  # API Gateway: no Authorization header at all
+    assert_error(response, 401, "UNAUTHORIZED")  # no Authorization header at all
     bad = oauth.call("GET", "/api/v1/tiktok-accounts/connect", token="psk_unknown-key-00000")
     assert_error(bad, 401, "UNAUTHORIZED")
 
@@ -367,7 +367,7 @@ def test_completing_needs_credentials(oauth: AwsStack) -> None:
     response = oauth.call(
         "POST", "/api/v1/tiktok-accounts/connect/complete", {"code": "c", "state": "s"}
     )
-    assert response.status == 401
+    assert_error(response, 401, "UNAUTHORIZED")
 
 
 # --- completing: refused --------------------------------------------------------------------------

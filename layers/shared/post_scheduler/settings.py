@@ -32,6 +32,7 @@ class Settings:
     jwt_audience: str
     jwt_secret_parameter: str
     jwt_jwks_url: str
+    authorizer_cache_seconds: int
     tiktok_api_base_url: str
     tiktok_auth_url: str
     tiktok_client_parameter: str
@@ -63,6 +64,8 @@ def get_settings() -> Settings:
         jwt_audience=env("JWT_AUDIENCE", ""),
         jwt_secret_parameter=env("JWT_SECRET_PARAMETER", ""),
         jwt_jwks_url=env("JWT_JWKS_URL", ""),
+        # Capped at 10: a revoked key must stop working within 10 seconds.
+        authorizer_cache_seconds=max(0, min(10, _int("AUTHORIZER_CACHE_SECONDS", 5))),
         tiktok_api_base_url=env("TIKTOK_API_BASE_URL", "https://open.tiktokapis.com"),
         tiktok_auth_url=env("TIKTOK_AUTH_URL", "https://www.tiktok.com/v2/auth/authorize/"),
         tiktok_client_parameter=env("TIKTOK_CLIENT_PARAMETER", ""),

@@ -91,7 +91,9 @@ def authorizer() -> Authorizer:
         hs256_secret=hs256_secret if secret_parameter else None,
         jwks_url=settings.jwt_jwks_url or None,
     )
-    return Authorizer(scheduling_table(), verifier)
+    return Authorizer(
+        scheduling_table(), verifier, remember_seconds=settings.authorizer_cache_seconds
+    )
 
 
 @cache
