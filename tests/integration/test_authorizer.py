@@ -415,3 +415,39 @@ def test_extra_spaces_around_the_token_are_tolerated() -> None:
     assert (
         plain_authorizer(table).identify(f"  Bearer   {table.key.plaintext}  ").user_id == "alice"
     )
+
+
+def test_a_key_revoked_elsewhere_is_forgotten_within_the_memory_time() -> None:
+    """Deployed, the key is deleted by another function: this authorizer instance's memory
+    lapses after `remember_seconds` (5 by default, at most 10), then the table says no."""
+    table, now = FakeTable(), [1000.0]
+    verifier = JwtVerifier(JWT_ISSUER, JWT_AUDIENCE, hs256_secret=lambda: JWT_SECRET)
+    remembering = Authorizer(
+        table,  # type: ignore[arg-type]
+        verifier,
+        remember_seconds=5,
+        monotonic=lambda: now[0],
+    )
+    header = f"Bearer {table.key.plaintext}"
+    assert remembering.identify(header).user_id == "alice"
+    del table.keys[table.key.key_hash]  # revoked by the delete function
+
+    now[0] += 4.9
+    assert remembering.identify(header).user_id == "alice"  # remembered (no table read)
+    now[0] += 0.2
+    with pytest.raises(InvalidCredentials, match="invalid API key"):
+        remembering.identify(header)
+    assert Authorizer(table, verifier, remember_seconds=60).remember_seconds == 10  # type: ignore[arg-type]
+
+
+def test_refusals_are_not_remembered() -> None:
+    table = FakeTable()
+    verifier = JwtVerifier(JWT_ISSUER, JWT_AUDIENCE, hs256_secret=lambda: JWT_SECRET)
+    remembering = Authorizer(table, verifier, remember_seconds=5)  # type: ignore[arg-type]
+    key = generate_api_key()
+    with pytest.raises(InvalidCredentials):
+        remembering.identify(f"Bearer {key.plaintext}")
+    table.keys[key.key_hash] = ApiKeyRecord(
+        keyHash=key.key_hash, keyId="n", userId="alice", prefix="p", createdAt=datetime.now(UTC)
+    )
+    assert remembering.identify(f"Bearer {key.plaintext}").user_id == "alice"

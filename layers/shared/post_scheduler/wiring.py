@@ -135,7 +135,11 @@ def account_service() -> AccountService:
 def api_key_service() -> ApiKeyService:
     from post_scheduler.domain.api_keys import ApiKeyService
 
-    return ApiKeyService(scheduling_table())
+    def forget(key_hash: str) -> None:
+        if authorizer.cache_info().currsize:  # only where an authorizer already runs
+            authorizer().forget(key_hash)
+
+    return ApiKeyService(scheduling_table(), on_revoked=forget)
 
 
 @cache

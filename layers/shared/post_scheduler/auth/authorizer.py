@@ -13,7 +13,6 @@ requests while a revoked key still stops within that time. Refusals are not reme
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -83,7 +82,7 @@ class Authorizer:
         token = bearer_token(authorization)
         if self.remember_seconds <= 0:
             return self._identify(token)
-        digest = hashlib.sha256(token.encode()).hexdigest()
+        digest = hash_api_key(token)  # SHA-256, the API key's stored hash (see `forget`)
         now = self.monotonic()
         with self._lock:
             remembered = self._remembered.get(digest)
@@ -98,6 +97,11 @@ class Authorizer:
             while len(self._remembered) > self.MAX_REMEMBERED:
                 self._remembered.popitem(last=False)
         return identity
+
+    def forget(self, key_hash: str) -> None:
+        """Drop a remembered credential (an API key revoked in this process)."""
+        with self._lock:
+            self._remembered.pop(key_hash, None)
 
     def _identify(self, token: str) -> Identity:
         if looks_like_api_key(token):
