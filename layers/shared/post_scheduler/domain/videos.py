@@ -261,6 +261,9 @@ class VideoService:
             # written over a checked file is never published; delete it so the checked version
             # stays current (and out of the lifecycle rule that expires noncurrent versions).
             pinned = video.objectVersionId
+            if video.status == "ready" and pinned and not version_id:
+                current = self.store.head(key)  # an event without versionId: what is there now
+                version_id = current.version_id if current else None
             if video.status == "ready" and pinned and version_id and version_id != pinned:
                 logger.warning(
                     "object written over a checked video removed",
