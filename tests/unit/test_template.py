@@ -388,16 +388,15 @@ def test_every_function_has_a_log_group_with_the_retention_parameter(
     document: dict[str, Any],
 ) -> None:
     assert document["Parameters"]["LogRetentionDays"]["Default"] == 30
-    groups = {
-        str(props(document, name)["LogGroupName"]["Fn::Sub"]): props(document, name)
-        for name in resources_of(document, "AWS::Logs::LogGroup")
-        if isinstance(props(document, name).get("LogGroupName"), dict)
-    }
+    groups = resources_of(document, "AWS::Logs::LogGroup")
+    used = set()
     for function in resources_of(document, "AWS::Serverless::Function"):
-        group = groups.get(f"/aws/lambda/${{{function}}}")
-        assert group is not None, f"{function} has no log group"
-        assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}, function
-    for name in resources_of(document, "AWS::Logs::LogGroup"):
+        logging = props(document, function).get("LoggingConfig") or {}
+        group = logging.get("LogGroup", {}).get("Ref")
+        assert group in groups, f"{function} has no log group of its own"
+        assert group not in used, f"{function} shares {group}"
+        used.add(group)
+    for name in groups:
         assert props(document, name)["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
 
 
