@@ -6,6 +6,10 @@ by another links nothing."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -92,3 +96,41 @@ def test_a_replayed_completion_is_refused(local_stack: RunningStack) -> None:
     replay = local_stack.call("POST", COMPLETE, plan="professional", json=flow)
     assert replay.status_code == 400
     assert replay.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def _run_page(page: requests.Response, key: str) -> dict[str, Any]:
+    node = Path(__file__).parent / "node"
+    result = subprocess.run(
+        ["node", "handoff_page.mjs"],
+        cwd=node,
+        env={**os.environ, "PAGE_URL": page.url, "API_KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    answer: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def test_the_hand_off_page_completes_the_flow_with_the_users_key(
+    local_stack: RunningStack,
+) -> None:
+    """What a person clicks through locally: the page TikTok redirects to, run as a browser
+    would (its script under its CSP), with the key the user types."""
+    foreign = _run_page(_approve(local_stack, "e2e-page-creator"), local_stack.keys["basic"])
+    assert foreign["result"].startswith("Not connected:")
+    assert "e2e_page_creator" not in [a["username"] for a in _accounts(local_stack, "basic")]
+
+    page = _approve(local_stack, "e2e-page-creator")
+    ran = _run_page(page, local_stack.keys["professional"])
+    assert ran["status"] == 200
+    assert ran["cspAllowsScript"] is True
+    assert "code=" not in ran["addressAfter"]  # the code leaves the address bar and history
+    assert ran["result"].startswith("Connected @e2e_page_creator")
+    listed = _accounts(local_stack, "professional")
+    (account,) = [a for a in listed if a["username"] == "e2e_page_creator"]
+    assert local_stack.call(
+        "DELETE", f"/api/v1/tiktok-accounts/{account['id']}", plan="professional"
+    ).ok

@@ -313,6 +313,10 @@ def test_the_public_callback_links_nothing_and_hands_code_and_state_on(
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["referrer-policy"] == "no-referrer"
     assert "connect/complete" in response.body
+    # Nothing of the request is written into the page (it reads its own address).
+    assert code not in response.body
+    assert begun["state"] not in response.body
+    assert "script-src 'sha256-" in response.headers["content-security-policy"]
     assert assert_ok(user.call("GET", "/api/v1/tiktok-accounts")) == []
     assert state_item(oauth, begun["state"]) is not None
 
