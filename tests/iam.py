@@ -51,7 +51,7 @@ def required_permissions(
     if service == "kms":
         return [(f"kms:{name}", params["KeyId"])]
     if service == "ssm":
-        return [("ssm:GetParameter", f"arn:aws:ssm:{region}:{account}:parameter{params['Name']}")]
+        return [(f"ssm:{name}", f"arn:aws:ssm:{region}:{account}:parameter{params['Name']}")]
     if service == "scheduler":
         group = params.get("GroupName", "default")
         arn = f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{params['Name']}"

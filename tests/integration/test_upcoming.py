@@ -245,7 +245,29 @@ def test_any_function_instance_opens_another_ones_token(stack: AwsStack) -> None
     from post_scheduler.adapters.page_seal import KmsKeyRing, TokenSealer
 
     key = stack.environment["PAGE_TOKEN_KMS_KEY_ID"]
-    one, other = TokenSealer(KmsKeyRing(key)), TokenSealer(KmsKeyRing(key))
-    token = one.seal({"pk": "a"}, "upcoming")
-    assert other.unseal(token, "upcoming") == {"pk": "a"}  # its data key decrypted by KMS
-    assert one.keys.current() != other.keys.current()  # each instance has its own data key
+    parameter = stack.environment["PAGE_TOKEN_KEY_PARAMETER"]
+    one, other = TokenSealer(KmsKeyRing(key, parameter)), TokenSealer(KmsKeyRing(key, parameter))
+    token = one.seal({"pk": "a"}, "upcoming")  # the first instance creates the data key
+    assert other.unseal(token, "upcoming") == {"pk": "a"}  # the second opens the same one
+    stored = aws_client("ssm").get_parameter(Name=parameter)["Parameter"]
+    assert stored["Type"] == "String"  # KMS ciphertext: the key is never stored in clear
+    assert base64.b64decode(stored["Value"]) != one.keys.current()[1]
+
+
+def test_a_forged_token_costs_no_kms_call(stack: AwsStack) -> None:
+    stack.user("professional").stored_posts(2)
+    assert_ok(upcoming(stack, "limit=1"))  # the instance has its key now
+    forged = base64.urlsafe_b64encode(b"\x01\x00\x08" + bytes(8) + bytes(40)).decode()
+    kms_calls: list[str] = []
+    kms = aws_client("kms")
+
+    def record(model: Any, **_: Any) -> None:
+        kms_calls.append(model.name)
+
+    kms.meta.events.register("before-parameter-build", record)
+    try:
+        error = assert_error(upcoming(stack, f"nextToken={forged}"), 400, "VALIDATION_ERROR")
+    finally:
+        kms.meta.events.unregister("before-parameter-build", record)
+    assert error["details"] == {"field": "nextToken"}
+    assert kms_calls == []

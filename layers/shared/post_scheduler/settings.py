@@ -38,6 +38,7 @@ class Settings:
     tiktok_client_parameter: str
     token_kms_key_id: str
     page_token_kms_key_id: str
+    page_token_key_parameter: str
     tiktok_redirect_uri: str
     tiktok_use_pkce: bool
     video_multipart_threshold_bytes: int
@@ -71,6 +72,7 @@ def get_settings() -> Settings:
         tiktok_client_parameter=env("TIKTOK_CLIENT_PARAMETER", ""),
         token_kms_key_id=env("TOKEN_KMS_KEY_ID", ""),
         page_token_kms_key_id=env("PAGE_TOKEN_KMS_KEY_ID", ""),
+        page_token_key_parameter=env("PAGE_TOKEN_KEY_PARAMETER", ""),
         # Empty: the connect function uses the API's default address (never request headers).
         tiktok_redirect_uri=env("TIKTOK_REDIRECT_URI", "").strip(),
         tiktok_use_pkce=env("TIKTOK_USE_PKCE", "").strip().lower() == "true",

@@ -33,13 +33,17 @@ def scheduling_table() -> SchedulingTable:
 
 @cache
 def page_token_sealer() -> TokenSealer:
-    """Seals page tokens with data keys of the deployment's page-token KMS key."""
+    """Seals page tokens with the deployment's data key of its page-token KMS key."""
     from post_scheduler.adapters.page_seal import KmsKeyRing, TokenSealer
 
-    key_id = get_settings().page_token_kms_key_id
-    if not key_id:
-        raise RuntimeError("PAGE_TOKEN_KMS_KEY_ID is not set: list pages cannot be sealed")
-    return TokenSealer(KmsKeyRing(key_id))
+    settings = get_settings()
+    if not settings.page_token_kms_key_id or not settings.page_token_key_parameter:
+        raise RuntimeError(
+            "PAGE_TOKEN_KMS_KEY_ID and PAGE_TOKEN_KEY_PARAMETER must be set to seal list pages"
+        )
+    return TokenSealer(
+        KmsKeyRing(settings.page_token_kms_key_id, settings.page_token_key_parameter)
+    )
 
 
 @cache

@@ -4,22 +4,22 @@ AES-256-GCM, bound to the query it was issued for, and valid for a limited time.
 The token shows nothing (no table key, no user id) and cannot be altered, forged or used on
 another query: the query's scope (e.g. the caller's partition) is the GCM associated data, so
 another user's token fails authentication like a tampered one. Keys come from a key ring; in a
-deployment, data keys of a KMS key the template creates (one per function instance, the
-encrypted data key travelling in the token so any instance can open it).
+deployment, one data key of the KMS key the template creates (see KmsKeyRing).
 
-Token layout (base64url, no padding): version byte, 2-byte length and the key id (the
-encrypted data key), 12-byte nonce, ciphertext with its 16-byte tag.
+Token layout (base64url, no padding): version byte, 2-byte length and the key id (a key
+fingerprint), 12-byte nonce, ciphertext with its 16-byte tag.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
@@ -63,64 +63,64 @@ class StaticKeyRing:
 
 
 class KmsKeyRing:
-    """Data keys of a KMS key: one generated per process, others decrypted by KMS once and
-    remembered (a bounded cache). The encryption context is the one the key policy requires."""
+    """The deployment's one page-token key: a data key of its KMS key, kept encrypted in an SSM
+    parameter so every function instance uses the same one. The first instance to need it
+    creates it (PutParameter without overwrite, so racing instances agree on the first); each
+    instance then opens it with KMS once. Tokens name the key by a short fingerprint, so a
+    forged token is refused without calling KMS. Delete the parameter to rotate the key (open
+    page tokens then become invalid)."""
 
     CONTEXT: ClassVar[dict[str, str]] = {"purpose": "page-token"}
 
-    def __init__(self, key_id: str, client: Any = None, cache_size: int = 64) -> None:
+    def __init__(self, key_id: str, parameter: str, kms: Any = None, ssm: Any = None) -> None:
         self.key_id = key_id
-        self._client = client
-        self._current: tuple[bytes, bytes] | None = None
-        self._known: OrderedDict[bytes, bytes] = OrderedDict()
-        self._cache_size = cache_size
+        self.parameter = parameter
+        self._kms, self._ssm = kms, ssm
+        self._key: tuple[bytes, bytes] | None = None
         self._lock = threading.Lock()
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from post_scheduler.adapters.aws import aws_client
+    def _client(self, service: str) -> Any:
+        from post_scheduler.adapters.aws import aws_client
 
-            self._client = aws_client("kms")
-        return self._client
+        return aws_client(service)
 
     def current(self) -> tuple[bytes, bytes]:
         with self._lock:
-            if self._current is None:
-                answer = self.client.generate_data_key(
-                    KeyId=self.key_id, KeySpec="AES_256", EncryptionContext=self.CONTEXT
+            if self._key is None:
+                blob = self._stored_blob()
+                kms = self._kms or self._client("kms")
+                answer = kms.decrypt(
+                    CiphertextBlob=blob, KeyId=self.key_id, EncryptionContext=self.CONTEXT
                 )
-                self._current = (answer["CiphertextBlob"], answer["Plaintext"])
-            return self._current
+                fingerprint = hashlib.sha256(blob).digest()[:8]
+                self._key = (fingerprint, answer["Plaintext"])
+            return self._key
 
     def find(self, key_id: bytes) -> bytes | None:
-        with self._lock:
-            if self._current is not None and key_id == self._current[0]:
-                return self._current[1]
-            if key_id in self._known:
-                self._known.move_to_end(key_id)
-                return self._known[key_id]
+        fingerprint, key = self.current()
+        return key if hmac.compare_digest(key_id, fingerprint) else None
+
+    def _stored_blob(self) -> bytes:
+        ssm = self._ssm or self._client("ssm")
         try:
-            answer = self.client.decrypt(
-                CiphertextBlob=key_id, KeyId=self.key_id, EncryptionContext=self.CONTEXT
+            value = ssm.get_parameter(Name=self.parameter)["Parameter"]["Value"]
+        except ssm.exceptions.ParameterNotFound:
+            kms = self._kms or self._client("kms")
+            made = kms.generate_data_key(
+                KeyId=self.key_id, KeySpec="AES_256", EncryptionContext=self.CONTEXT
             )
-        except self.client.exceptions.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            # KMS's answers to a blob that is no data key of this key (moto: AccessDenied).
-            if code in (
-                "InvalidCiphertextException",
-                "IncorrectKeyException",
-                "ValidationException",
-                "AccessDeniedException",
-            ):
-                return None
-            raise
-        key: bytes = answer["Plaintext"]
-        with self._lock:
-            self._known[key_id] = key
-            while len(self._known) > self._cache_size:
-                self._known.popitem(last=False)
-        return key
+            value = base64.b64encode(made["CiphertextBlob"]).decode()
+            try:
+                ssm.put_parameter(
+                    Name=self.parameter,
+                    Value=value,
+                    Type="String",  # the value is KMS ciphertext already
+                    Overwrite=False,
+                    Description="The API's page-token data key, encrypted with PageTokenKey",
+                )
+            except ssm.exceptions.ParameterAlreadyExists:  # another instance was first
+                value = ssm.get_parameter(Name=self.parameter)["Parameter"]["Value"]
+        return base64.b64decode(value)
 
 
 class TokenSealer:
