@@ -236,6 +236,8 @@ class LocalStack:
         from post_scheduler.adapters.token_cipher import TokenCipher
 
         wiring.reset()
+        # The page-token data key (deployed, the first list request creates it the same way).
+        wiring.page_token_sealer().keys.current()
         template = self.template
         self.demo_users = seed_demo_data(
             SchedulingTable(template.physical["Table"]),
