@@ -10,12 +10,13 @@ PYTHON ?= $(shell \
 
 VENV := .venv
 TOOLS := .venv-tools
+SCAN_VENV := .venv-scan
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 # sam build needs a python3.13 on PATH; the project venv provides one.
 SAM := PATH="$(abspath $(BIN)):$$PATH" SAM_CLI_TELEMETRY=0 $(TOOLS)/bin/sam
 
-.PHONY: help venv tools test unit lint template build run bench openapi lock clean
+.PHONY: help venv tools scan-tools test unit lint template scan build run bench openapi lock clean
 
 help:
 	@echo "make run    start the local stack (API on http://127.0.0.1:\$${PORT:-3000})"
@@ -37,8 +38,15 @@ $(TOOLS)/.installed: requirements/tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet -r requirements/tools.txt
 	@touch $@
 
+$(SCAN_VENV)/.installed: requirements/scan.txt
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements/scan.txt
+	@touch $@
+
 venv: $(VENV)/.installed
 tools: $(TOOLS)/.installed
+scan-tools: $(SCAN_VENV)/.installed
 
 lint: venv
 	$(BIN)/ruff check .
@@ -52,10 +60,15 @@ template: tools venv
 build: template
 	$(SAM) build --cached --parallel
 
+# Security scan of the template: any finding not skipped (with its reason) in the template's
+# Metadata fails the build. Offline: no downloads of external checks or guidelines.
+scan: scan-tools
+	$(SCAN_VENV)/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
 unit: venv
 	$(BIN)/pytest
 
-test: lint build
+test: lint build scan
 	$(BIN)/pytest
 
 run: venv
@@ -74,7 +87,9 @@ lock:
 		(echo '# Locked with `make lock` from dev.in; do not edit by hand.'; .venv-lock/bin/pip freeze) > requirements/dev.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet -r requirements/tools.in && \
 		(echo '# Locked with `make lock` from tools.in; do not edit by hand.'; .venv-lock/bin/pip freeze) > requirements/tools.txt
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet -r requirements/scan.in && \
+		(echo '# Locked with `make lock` from scan.in; do not edit by hand.'; .venv-lock/bin/pip freeze) > requirements/scan.txt
 	rm -rf .venv-lock
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(TOOLS) $(SCAN_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

@@ -2,7 +2,8 @@
 Lambda authorizer with its identity sources and result cache, payload 2.0 events in and out.
 
 Behaviour follows API Gateway's: no route -> 404 `{"message":"Not Found"}`; a missing identity
-source -> 401 `{"message":"Unauthorized"}` without calling the authorizer; `isAuthorized: false`
+source (when the template declares one) -> 401 `{"message":"Unauthorized"}` without calling the
+authorizer; no identity source -> the authorizer runs on every request; `isAuthorized: false`
 -> 403 `{"message":"Forbidden"}`; a function that raises -> 500
 `{"message":"Internal Server Error"}`.
 """
@@ -141,5 +142,10 @@ class Gateway:
         return context
 
     def forget_cached_authorizations(self) -> None:
+        """Clear the gateway's cache and, as a fresh authorizer instance would start, the
+        authorizer's own memory of credentials (benchmarks count uncached requests)."""
         with self._cache_lock:
             self._cache.clear()
+        from post_scheduler import wiring
+
+        wiring.authorizer.cache_clear()

@@ -1,7 +1,9 @@
 """The API on loopback: Werkzeug serves HTTP and hands every request to the local API Gateway
 (local/gateway.py), which routes it by the template's `HttpApi` events. Besides the API, it
 serves the OpenAPI document at /api/v1/openapi.json and Swagger UI at /api/v1/docs
-(local/openapi.py). One log line per request: method, path, status and time taken."""
+(local/openapi.py). One log line per request: method, path, status and time taken; the path is
+logged with control and other unprintable characters escaped, so a decoded `%0a` cannot forge
+a line."""
 
 from __future__ import annotations
 
@@ -79,12 +81,33 @@ class ApiServer:
         response = to_werkzeug(result)
         logger.info(
             "%s %s %d %.1f ms",
-            request.method,
-            request.path,
+            loggable(request.method),
+            loggable(request.path),
             result.status,
             (time.perf_counter() - started) * 1000,
         )
         return response(environ, start_response)
+
+
+def loggable(text: str, limit: int = 2000) -> str:
+    """`text` on one printable line: backslashes doubled, every unprintable character (line
+    breaks, escape sequences, NUL, Unicode separators) as a \\x, \\u or \\U escape."""
+    out = []
+    for char in text[:limit]:
+        if char == "\\":
+            out.append("\\\\")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(
+                f"\\x{code:02x}"
+                if code < 0x100
+                else f"\\u{code:04x}"
+                if code < 0x10000
+                else f"\\U{code:08x}"
+            )
+    return "".join(out) + ("..." if len(text) > limit else "")
 
 
 def to_werkzeug(result: GatewayResponse) -> Response:

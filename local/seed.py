@@ -172,7 +172,7 @@ class Seeder:
             return
         size = video_size(video_id, index)
         key = f"videos/{user.user_id}/{video_id}.mp4"
-        self.s3.put_object(
+        written = self.s3.put_object(
             Bucket=self.bucket,
             Key=key,
             Body=video_bytes(video_id, size),
@@ -192,6 +192,7 @@ class Seeder:
                 sizeBytes=size,
                 contentType="video/mp4",
                 s3Key=key,
+                objectVersionId=written.get("VersionId"),  # pinned, as a checked upload is
                 status="ready",
                 createdAt=self.now - timedelta(minutes=VIDEOS_PER_USER - index),
             )

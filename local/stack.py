@@ -174,6 +174,8 @@ class LocalStack:
                 "TikTokApiBaseUrl": self.stub_url,
                 # The stand-in's authorization page approves at once and redirects back.
                 "TikTokAuthUrl": f"{self.stub_url}/v2/auth/authorize/",
+                # The callback at this stack's own port, whatever a request's headers say.
+                "TikTokRedirectUri": f"{self.api_url}/api/v1/tiktok-accounts/callback",
                 "MinScheduleLeadSeconds": str(config.min_schedule_lead_seconds),
             },
             region=REGION,
@@ -237,6 +239,8 @@ class LocalStack:
         from post_scheduler.adapters.token_cipher import TokenCipher
 
         wiring.reset()
+        # The page-token data key (deployed, the first list request creates it the same way).
+        wiring.page_token_sealer().keys.current()
         template = self.template
         self.demo_users = seed_demo_data(
             SchedulingTable(template.physical["Table"]),

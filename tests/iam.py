@@ -44,11 +44,14 @@ def required_permissions(
             return [("dynamodb:Query", f"{table_arn}/index/{params['IndexName']}")]
         return [(f"dynamodb:{name}", table_arn)]
     if service == "s3":
-        return [(S3_ACTIONS[name], f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
+        action = S3_ACTIONS[name]
+        if params.get("VersionId") and action in ("s3:GetObject", "s3:DeleteObject"):
+            action += "Version"  # a call naming a version needs the ...Version permission
+        return [(action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
     if service == "kms":
         return [(f"kms:{name}", params["KeyId"])]
     if service == "ssm":
-        return [("ssm:GetParameter", f"arn:aws:ssm:{region}:{account}:parameter{params['Name']}")]
+        return [(f"ssm:{name}", f"arn:aws:ssm:{region}:{account}:parameter{params['Name']}")]
     if service == "scheduler":
         group = params.get("GroupName", "default")
         arn = f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{params['Name']}"

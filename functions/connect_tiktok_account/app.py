@@ -1,5 +1,7 @@
 """GET /api/v1/tiktok-accounts/connect: TikTok's authorization URL to connect an account."""
 
+import os
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.accounts import ConnectStart
@@ -11,13 +13,20 @@ api = JsonApi()
 CALLBACK_PATH = "/api/v1/tiktok-accounts/callback"
 
 
+def own_callback() -> str:
+    """The callback at this API's own default address: the API id is API Gateway's, the domain
+    suffix the template's. Request headers (Host, X-Forwarded-*) are the client's, so never."""
+    api_id = api.routes.current_event.request_context.api_id
+    return f"https://{api_id}.{os.environ['API_DOMAIN_SUFFIX']}{CALLBACK_PATH}"
+
+
 @api.routes.get(
     "/api/v1/tiktok-accounts/connect",
     summary="Start connecting a TikTok account",
     description=(
         "Send the user's browser to `authorizationUrl` within 10 minutes. TikTok redirects it"
-        f" to {CALLBACK_PATH}, which connects the account (or refreshes it when the same TikTok"
-        " user was connected before). The `state` works once."
+        f" to {CALLBACK_PATH}, which hands `code` and `state` on; the same user then links the"
+        " account with `POST /api/v1/tiktok-accounts/connect/complete`. The `state` works once."
     ),
     responses=docs.responses(
         docs.success(
@@ -30,12 +39,9 @@ CALLBACK_PATH = "/api/v1/tiktok-accounts/callback"
 )
 @tracer.capture_method
 def connect_tiktok_account():  # type: ignore[no-untyped-def]
-    event = api.routes.current_event
-    host = event.request_context.domain_name
-    loopback = host.split(":")[0] in ("127.0.0.1", "localhost")
-    scheme = event.headers.get("x-forwarded-proto") or ("http" if loopback else "https")
-    own_callback = f"{scheme}://{host}{CALLBACK_PATH}"
-    start = account_service().start_connect(api.caller.user_id, own_callback)
+    service = account_service()
+    default = "" if service.settings.redirect_uri else own_callback()
+    start = service.start_connect(api.caller.user_id, default)
     return ok(start.model_dump())
 
 

@@ -17,6 +17,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
         s3 = record.get("s3") or {}
         bucket = (s3.get("bucket") or {}).get("name")
         key = (s3.get("object") or {}).get("key")
+        version_id = (s3.get("object") or {}).get("versionId")
         if not bucket or not key:
             logger.warning(
                 "S3 record without bucket or key", extra={"eventName": record.get("eventName")}
@@ -24,7 +25,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
             continue
         # Keys arrive URL-encoded, spaces as '+'.
         count("VideoUploadEvents")
-        video = video_service(bucket).object_created(unquote_plus(key))
+        video = video_service(bucket).object_created(unquote_plus(key), version_id)
         if video is not None:
             logger.info("video settled", extra={"videoId": video.videoId, "status": video.status})
             settled += 1

@@ -217,10 +217,11 @@ def _videos_accounts_and_keys(api: Checked, tiktok_stub: TikTokStub) -> None:
     begun = api("GET", "/api/v1/tiktok-accounts/connect", user=user)["data"]
     query = {k: v[0] for k, v in parse_qs(urlsplit(begun["authorizationUrl"]).query).items()}
     code = tiktok_stub.authorization_code(OPEN_ID, query["redirect_uri"])
-    connected = api(
-        "GET", "/api/v1/tiktok-accounts/callback", query={"code": code, "state": begun["state"]}
-    )["data"]
-    api("GET", "/api/v1/tiktok-accounts/callback", query={"code": code, "state": "x"}, expect=400)
+    api("GET", "/api/v1/tiktok-accounts/callback", query={"code": code, "state": begun["state"]})
+    api("GET", "/api/v1/tiktok-accounts/callback", query={"code": "c" * 3000}, expect=400)
+    complete = "/api/v1/tiktok-accounts/connect/complete"
+    connected = api("POST", complete, {"code": code, "state": begun["state"]}, user=user)["data"]
+    api("POST", complete, {"code": code, "state": "x"}, user=user, expect=400)
     api("GET", "/api/v1/tiktok-accounts", user=user)
     api("DELETE", f"/api/v1/tiktok-accounts/{connected['account']['id']}", user=user)
     api("DELETE", f"/api/v1/tiktok-accounts/{connected['account']['id']}", user=user, expect=404)

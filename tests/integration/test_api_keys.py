@@ -69,10 +69,10 @@ def test_list_pages_with_opaque_tokens(stack: AwsStack, user: User) -> None:
         token = response.body.get("nextToken")
         if token is None:
             break
-        # The token names the position in the user's index, never a key's hash.
-        decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        assert "APIKEY#" in decoded
-        assert "pk" not in json.loads(decoded)
+        # The token is sealed: it shows neither the position nor any key's hash.
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        assert b"APIKEY#" not in raw
+        assert user.user_id.encode() not in raw
     assert len(seen) == len(set(seen)) == 5
     assert pages == 3
 
@@ -122,9 +122,7 @@ def test_a_user_holds_a_bounded_number_of_keys(stack: AwsStack, user: User) -> N
 # --- revocation -----------------------------------------------------------------------------------
 
 
-def test_revoked_key_stops_working_once_the_authorizer_cache_is_cleared(
-    stack: AwsStack, user: User
-) -> None:
+def test_a_key_revoked_where_the_authorizer_runs_stops_at_once(stack: AwsStack, user: User) -> None:
     spare = mint(user, "spare")
     assert_ok(stack.call("GET", "/api/v1/videos", token=spare["apiKey"]))
 
@@ -132,9 +130,8 @@ def test_revoked_key_stops_working_once_the_authorizer_cache_is_cleared(
 
     assert revoked["keyId"] == spare["keyId"]
     assert revoked["revoked"] is True
-    # API Gateway may answer from its cached authorization until AuthorizerCacheSeconds pass.
-    assert_ok(stack.call("GET", "/api/v1/videos", token=spare["apiKey"]))
-    stack.gateway.forget_cached_authorizations()
+    # Here the authorizer runs in the same process, so it forgets the key at once (deployed,
+    # each authorizer instance's memory lapses within AuthorizerCacheSeconds).
     error = assert_error(
         stack.call("GET", "/api/v1/videos", token=spare["apiKey"]), 401, "UNAUTHORIZED"
     )
@@ -146,7 +143,6 @@ def test_revoked_key_stops_working_once_the_authorizer_cache_is_cleared(
 def test_a_user_can_revoke_the_key_in_use(stack: AwsStack, user: User) -> None:
     (current,) = assert_ok(user.call("GET", "/api/v1/api-keys"))
     assert_ok(user.call("DELETE", f"/api/v1/api-keys/{current['keyId']}"))
-    stack.gateway.forget_cached_authorizations()
     assert_error(user.call("GET", "/api/v1/api-keys"), 401, "UNAUTHORIZED")
 
 

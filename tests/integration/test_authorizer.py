@@ -72,7 +72,7 @@ def authorizer_invocations(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> 
 
     def invoke(function: str, event: Any, *args: Any, **kwargs: Any) -> Any:
         if function == "AuthorizerFunction":
-            invoked.append(event["identitySource"][0])
+            invoked.append(event["headers"].get("authorization", ""))
         return original(function, event, *args, **kwargs)
 
     monkeypatch.setattr(runner, "invoke", invoke)
@@ -169,14 +169,31 @@ def test_refused_credentials(jwt_stack: AwsStack, alice: User, subtests: pytest.
             assert "alice" not in error["message"]
 
 
-def test_missing_header_is_api_gateways_401_without_the_authorizer(
+def test_a_request_without_credentials_gets_the_envelope(
     stack: AwsStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The authorizer has no identity source, so API Gateway runs it on every request, even one
+    without an Authorization header, and the route answers 401 in the API's envelope."""
     invoked = authorizer_invocations(stack, monkeypatch)
     for headers in ({}, {"authorization": ""}):
         response = stack.call("GET", PROBE, headers=headers)
-        assert (response.status, response.body) == (401, {"message": "Unauthorized"})
-    assert invoked == []
+        error = assert_error(response, 401, "UNAUTHORIZED")
+        assert "Authorization" in error["message"]
+    assert len(invoked) == 2
+
+
+def test_a_revoked_key_is_refused_within_ten_seconds(stack: AwsStack) -> None:
+    user = stack.user("basic")
+    minted = assert_ok(user.call("POST", "/api/v1/api-keys", {"name": "soon revoked"}))
+    key = minted["apiKey"]
+    assert_ok(get(stack, key))
+    assert_ok(user.call("DELETE", f"/api/v1/api-keys/{minted['keyId']}"))
+
+    revoked_at = time.monotonic()
+    while get(stack, key).status == 200:
+        assert time.monotonic() - revoked_at < 10, "the revoked key still works after 10 s"
+        time.sleep(0.2)
+    assert_error(get(stack, key), 401, "UNAUTHORIZED")
 
 
 def test_jwts_are_refused_when_not_configured(stack: AwsStack) -> None:
@@ -185,17 +202,24 @@ def test_jwts_are_refused_when_not_configured(stack: AwsStack) -> None:
     assert "not configured" in assert_error(response, 401, "UNAUTHORIZED")["message"]
 
 
-def test_a_jwt_that_expires_while_its_answer_is_cached(
+def test_the_gateway_caches_no_answer(
     jwt_stack: AwsStack, alice: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """API Gateway caches the authorizer's answer per Authorization header for up to
-    ReauthorizeEvery seconds; the JWT's `exp` must still end access on time."""
     invoked = authorizer_invocations(jwt_stack, monkeypatch)
     token = hs256_token(claims("alice", lifetime=60))
     assert_ok(get(jwt_stack, token))
     assert_ok(get(jwt_stack, token))
-    assert len(invoked) == 1  # the second answer came from the cache
+    assert_error(get(jwt_stack, hs256_token(claims("alice", lifetime=-120))), 401, "UNAUTHORIZED")
+    assert len(invoked) == 3
 
+
+def test_a_jwt_that_expires_while_the_authorizer_remembers_it(
+    jwt_stack: AwsStack, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The authorizer remembers a decision for a few seconds; the JWT's `exp` still ends access
+    on time (the route checks it on every request)."""
+    token = hs256_token(claims("alice", lifetime=60))
+    assert_ok(get(jwt_stack, token))
     later = time.time() + 120
 
     class Clock:
@@ -206,17 +230,6 @@ def test_a_jwt_that_expires_while_its_answer_is_cached(
     monkeypatch.setattr(caller_module, "time", Clock)
     error = assert_error(get(jwt_stack, token), 401, "UNAUTHORIZED")
     assert "expired" in error["message"]
-    assert len(invoked) == 1  # refused although the cached answer said yes
-
-
-def test_a_refusal_is_cached_too(
-    jwt_stack: AwsStack, alice: User, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    invoked = authorizer_invocations(jwt_stack, monkeypatch)
-    token = hs256_token(claims("alice", lifetime=-120))
-    assert_error(get(jwt_stack, token), 401, "UNAUTHORIZED")
-    assert_error(get(jwt_stack, token), 401, "UNAUTHORIZED")
-    assert len(invoked) == 1
 
 
 # --- the authorizer function on its own ---------------------------------------------------------
@@ -402,3 +415,39 @@ def test_extra_spaces_around_the_token_are_tolerated() -> None:
     assert (
         plain_authorizer(table).identify(f"  Bearer   {table.key.plaintext}  ").user_id == "alice"
     )
+
+
+def test_a_key_revoked_elsewhere_is_forgotten_within_the_memory_time() -> None:
+    """Deployed, the key is deleted by another function: this authorizer instance's memory
+    lapses after `remember_seconds` (5 by default, at most 10), then the table says no."""
+    table, now = FakeTable(), [1000.0]
+    verifier = JwtVerifier(JWT_ISSUER, JWT_AUDIENCE, hs256_secret=lambda: JWT_SECRET)
+    remembering = Authorizer(
+        table,  # type: ignore[arg-type]
+        verifier,
+        remember_seconds=5,
+        monotonic=lambda: now[0],
+    )
+    header = f"Bearer {table.key.plaintext}"
+    assert remembering.identify(header).user_id == "alice"
+    del table.keys[table.key.key_hash]  # revoked by the delete function
+
+    now[0] += 4.9
+    assert remembering.identify(header).user_id == "alice"  # remembered (no table read)
+    now[0] += 0.2
+    with pytest.raises(InvalidCredentials, match="invalid API key"):
+        remembering.identify(header)
+    assert Authorizer(table, verifier, remember_seconds=60).remember_seconds == 10  # type: ignore[arg-type]
+
+
+def test_refusals_are_not_remembered() -> None:
+    table = FakeTable()
+    verifier = JwtVerifier(JWT_ISSUER, JWT_AUDIENCE, hs256_secret=lambda: JWT_SECRET)
+    remembering = Authorizer(table, verifier, remember_seconds=5)  # type: ignore[arg-type]
+    key = generate_api_key()
+    with pytest.raises(InvalidCredentials):
+        remembering.identify(f"Bearer {key.plaintext}")
+    table.keys[key.key_hash] = ApiKeyRecord(
+        keyHash=key.key_hash, keyId="n", userId="alice", prefix="p", createdAt=datetime.now(UTC)
+    )
+    assert remembering.identify(f"Bearer {key.plaintext}").user_id == "alice"

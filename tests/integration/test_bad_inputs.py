@@ -120,6 +120,7 @@ update = _on("PUT", UPDATE)
 new_video = _on("POST", "/api/v1/videos")
 new_key = _on("POST", "/api/v1/api-keys")
 callback = _on("GET", "/api/v1/tiktok-accounts/callback")
+complete = _on("POST", "/api/v1/tiktok-accounts/connect/complete")
 
 CASES = [
     # --- size, nesting, content type, encoding, shape: create ---------------------------------
@@ -502,6 +503,13 @@ CASES = [
     callback("callback-long-state", 400, V, query="code=c&state=" + "s" * 3000),
     callback("callback-traversal-state", 400, V, query="code=c&state=..%2F..%2F%00"),
     callback("callback-error-injection", 400, V, query="state=x&error=%3Cscript%3E"),
+    callback("callback-no-code-or-error", 400, V, query="state=" + "s" * 43),
+    complete("complete-empty", 400, V, "{}"),
+    complete("complete-unknown-state", 400, V, json.dumps({"state": "s" * 43, "code": "c"})),
+    complete("complete-unknown-field", 400, V, json.dumps({"state": "s", "userId": "x"})),
+    complete("complete-state-number", 400, V, json.dumps({"state": 7, "code": "c"})),
+    complete("complete-long-code", 400, V, json.dumps({"state": "s" * 43, "code": "c" * 3000})),
+    complete("complete-text-plain", 415, MEDIA_TYPE, "state=s", content_type="text/plain"),
 ]
 
 

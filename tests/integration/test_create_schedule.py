@@ -280,12 +280,11 @@ def test_oversized_body(stack: AwsStack, basic: User) -> None:
 # --- 401 ----------------------------------------------------------------------------------------
 
 
-def test_missing_authorization_is_api_gateways_own_401(stack: AwsStack) -> None:
-    # API Gateway answers a request without the identity source itself, before any Lambda.
+def test_missing_authorization_is_401_in_the_envelope(stack: AwsStack) -> None:
+    # The authorizer has no identity source, so it runs and the route answers in our envelope.
     with stack.unchanged():
         response = stack.call("POST", PATHS[0], body(VIDEO, ACCOUNT))
-    assert response.status == 401
-    assert response.body == {"message": "Unauthorized"}
+    assert_error(response, 401, "UNAUTHORIZED")
 
 
 BAD_AUTHORIZATIONS = [

@@ -4,12 +4,12 @@ paged, optionally by status."""
 from __future__ import annotations
 
 import base64
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from post_scheduler import wiring
 from tests.support import (
     API_TIME,
     AwsStack,
@@ -231,12 +231,21 @@ def test_a_token_cannot_page_into_another_users_posts(stack: AwsStack, basic: Us
     their_token = response.body["nextToken"]
     assert_error(basic.call("GET", PATH, query=f"nextToken={their_token}"), 400, "VALIDATION_ERROR")
 
-    # Forged: the other user's partition in a well-formed token.
-    plain = json.loads(base64.urlsafe_b64decode(their_token + "=" * (-len(their_token) % 4)))
-    forged = {k: v.replace(other.user_id, basic.user_id) for k, v in plain.items()}
-    forged_for_them = {**forged, "gsi1pk": f"USER#{other.user_id}"}
-    for payload in (forged_for_them, {**forged, "gsi1sk": "VIDEO#x"}):
-        token = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    # Even sealed with the deployment's own key (as if the seal were broken), a position in
+    # another partition, or of another kind of item, is refused.
+    sealer = wiring.page_token_sealer()
+    mine = f"schedules\nUSER#{basic.user_id}"
+    theirs = {
+        "pk": f"USER#{other.user_id}",
+        "sk": "SCHEDULE#x",
+        "gsi1pk": f"USER#{other.user_id}",
+        "gsi1sk": "SCHEDULE#x",
+    }
+    mixed = {**theirs, "pk": f"USER#{basic.user_id}"}
+    wrong_kind = {k: v.replace(other.user_id, basic.user_id) for k, v in theirs.items()}
+    wrong_kind["gsi1sk"] = "VIDEO#x"
+    for payload in (theirs, mixed, wrong_kind):
+        token = sealer.seal(payload, mine)
         assert_error(basic.call("GET", PATH, query=f"nextToken={token}"), 400, "VALIDATION_ERROR")
 
 
@@ -251,7 +260,7 @@ def test_a_token_of_another_list_is_refused(basic: User) -> None:
 
 def test_credentials(stack: AwsStack) -> None:
     missing = stack.call("GET", PATH)
-    assert (missing.status, missing.body) == (401, {"message": "Unauthorized"})
+    assert_error(missing, 401, "UNAUTHORIZED")  # our envelope, even without the header
     assert_error(stack.call("GET", PATH, token="psk_nobody-has-this-key"), 401, "UNAUTHORIZED")
 
 
@@ -259,3 +268,11 @@ def test_free_plan_users_can_list(stack: AwsStack) -> None:
     # Listing is not the scheduling feature: a downgraded user still sees their posts.
     free = stack.user("free")
     assert assert_ok(free.call("GET", PATH)) == []
+
+
+def test_a_users_token_names_no_table_key(stack: AwsStack, basic: User) -> None:
+    basic.stored_posts(2)
+    token = basic.call("GET", PATH, query="limit=1").body["nextToken"]
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    assert basic.user_id.encode() not in raw
+    assert b"SCHEDULE#" not in raw

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
@@ -28,7 +28,7 @@ ONBOARDING_FUNCTIONS = {
     "DeleteVideoFunction",
     "VideoUploadedFunction",
     "ConnectTikTokAccountFunction",
-    "TikTokAccountCallbackFunction",
+    "CompleteTikTokConnectFunction",
     "DeleteTikTokAccountFunction",
     "CreateApiKeyFunction",
     "ListApiKeysFunction",
@@ -97,8 +97,8 @@ def exercise(stack: AwsStack, stub: TikTokStub) -> None:
         begun = assert_ok(user.call("GET", "/api/v1/tiktok-accounts/connect"))
         query = parse_qs(urlsplit(begun["authorizationUrl"]).query)
         code = stub.authorization_code("open-1", query["redirect_uri"][0])
-        back = urlencode({"code": code, "state": begun["state"]})
-        connected = assert_ok(stack.call("GET", "/api/v1/tiktok-accounts/callback", query=back))
+        flow = {"code": code, "state": begun["state"]}
+        connected = assert_ok(user.call("POST", "/api/v1/tiktok-accounts/connect/complete", flow))
     account = connected["account"]["id"]
     assert_ok(user.create(user.video(), account))
     assert_ok(user.call("DELETE", f"/api/v1/tiktok-accounts/{account}"))
@@ -139,7 +139,7 @@ def test_every_call_is_allowed_by_the_functions_policy(
         ("CompleteVideoUploadFunction", "s3:GetObject"),
         ("VideoUploadedFunction", "s3:DeleteObject"),
         ("DeleteVideoFunction", "s3:AbortMultipartUpload"),
-        ("TikTokAccountCallbackFunction", "kms:Encrypt"),
+        ("CompleteTikTokConnectFunction", "kms:Encrypt"),
         ("DeleteTikTokAccountFunction", "scheduler:DeleteSchedule"),
         ("DeleteApiKeyFunction", "dynamodb:DeleteItem"),
     ]:

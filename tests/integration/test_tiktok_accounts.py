@@ -74,6 +74,11 @@ def callback(stack: AwsStack, **params: str) -> Any:
     return stack.call("GET", "/api/v1/tiktok-accounts/callback", query=urlencode(params))
 
 
+def complete(user: User, **body: str) -> Any:
+    """The user's own browser (the hand-off page) completing the flow with the user's key."""
+    return user.call("POST", "/api/v1/tiktok-accounts/connect/complete", body)
+
+
 def state_item(stack: AwsStack, state: str) -> dict[str, Any] | None:
     return stack.raw_item(f"OAUTH#{hashlib.sha256(state.encode()).hexdigest()}", "STATE")
 
@@ -81,7 +86,7 @@ def state_item(stack: AwsStack, state: str) -> dict[str, Any] | None:
 def connect(stack: AwsStack, stub: TikTokStub, user: User, **approval: Any) -> dict[str, Any]:
     begun = start(user)
     code = approve(stub, begun, **approval)
-    data: dict[str, Any] = assert_ok(callback(stack, code=code, state=begun["state"]))
+    data: dict[str, Any] = assert_ok(complete(user, code=code, state=begun["state"]))
     return data
 
 
@@ -119,51 +124,58 @@ def test_each_connect_gets_a_new_state(oauth: AwsStack, user: User) -> None:
 
 def test_connect_needs_credentials(oauth: AwsStack) -> None:
     response = oauth.call("GET", "/api/v1/tiktok-accounts/connect")
-    assert response.status == 401  # API Gateway: no Authorization header at all
+    assert_error(response, 401, "UNAUTHORIZED")  # no Authorization header at all
     bad = oauth.call("GET", "/api/v1/tiktok-accounts/connect", token="psk_unknown-key-00000")
     assert_error(bad, 401, "UNAUTHORIZED")
 
 
-def test_redirect_uri_is_derived_from_the_api_address_when_not_configured(
+FORGED_HEADERS = {
+    "host": "evil.example",
+    "x-forwarded-proto": "http",
+    "x-forwarded-host": "evil.example",
+    "forwarded": "host=evil.example;proto=http",
+}
+
+
+def test_without_a_configured_uri_it_is_derived_from_the_apis_own_id_never_headers(
     monkeypatch: pytest.MonkeyPatch, tiktok_stub: TikTokStub
 ) -> None:
     with mock_aws(config=MOTO_CONFIG):
         stack = make_stack(monkeypatch, tiktok_stub)
         user = stack.user("basic")
-        response = user.call(
-            "GET",
-            "/api/v1/tiktok-accounts/connect",
-            headers={"host": "abc123.execute-api.us-east-1.amazonaws.com"},
+        plain = assert_ok(user.call("GET", "/api/v1/tiktok-accounts/connect"))
+        forged = assert_ok(
+            user.call("GET", "/api/v1/tiktok-accounts/connect", headers=FORGED_HEADERS)
         )
-        data = assert_ok(response)
     wiring.reset()
-    expected = "https://abc123.execute-api.us-east-1.amazonaws.com/api/v1/tiktok-accounts/callback"
-    assert data["redirectUri"] == expected
-    assert url_query(data["authorizationUrl"])["redirect_uri"] == expected
+    # The gateway's own API id (API Gateway sets it; the local gateway's is "localapi").
+    expected = (
+        "https://localapi.execute-api.us-east-1.amazonaws.com/api/v1/tiktok-accounts/callback"
+    )
+    for data in (plain, forged):
+        assert data["redirectUri"] == expected
+        assert url_query(data["authorizationUrl"])["redirect_uri"] == expected
 
 
-def test_a_local_api_address_gives_an_http_callback(
-    monkeypatch: pytest.MonkeyPatch, tiktok_stub: TikTokStub
+def test_forwarded_headers_do_not_change_a_configured_redirect_uri(
+    oauth: AwsStack, user: User
 ) -> None:
-    with mock_aws(config=MOTO_CONFIG):
-        user = make_stack(monkeypatch, tiktok_stub).user("basic")
-        data = assert_ok(
-            user.call("GET", "/api/v1/tiktok-accounts/connect", headers={"host": "127.0.0.1:3000"})
-        )
-    wiring.reset()
-    assert data["redirectUri"] == "http://127.0.0.1:3000/api/v1/tiktok-accounts/callback"
+    data = assert_ok(user.call("GET", "/api/v1/tiktok-accounts/connect", headers=FORGED_HEADERS))
+    assert data["redirectUri"] == CALLBACK
+    assert url_query(data["authorizationUrl"])["redirect_uri"] == CALLBACK
+    assert state_item(oauth, data["state"])["redirectUri"] == CALLBACK  # type: ignore[index]
 
 
-# --- callback: success ---------------------------------------------------------------------------
+# --- completing: success -------------------------------------------------------------------------
 
 
-def test_callback_connects_the_account(
+def test_completing_connects_the_account(
     oauth: AwsStack, tiktok_stub: TikTokStub, user: User
 ) -> None:
     begun = start(user)
     code = approve(tiktok_stub, begun)
 
-    response = callback(oauth, code=code, state=begun["state"], scopes=BASIC_SCOPES)
+    response = complete(user, code=code, state=begun["state"])
 
     data = assert_ok(response)
     assert data["created"] is True
@@ -274,7 +286,7 @@ def test_pkce_when_enabled(monkeypatch: pytest.MonkeyPatch, tiktok_stub: TikTokS
         assert query["code_challenge"] == base64.urlsafe_b64encode(digest).decode().rstrip("=")
         assert query["code_challenge_method"] == "S256"
         code = approve(tiktok_stub, begun, code_verifier=verifier)
-        assert_ok(callback(stack, code=code, state=begun["state"]))
+        assert_ok(complete(user, code=code, state=begun["state"]))
     wiring.reset()
 
 
@@ -284,7 +296,85 @@ def test_without_pkce_the_url_has_no_challenge(oauth: AwsStack, user: User) -> N
     assert "code_challenge_method" not in query
 
 
-# --- callback: refused --------------------------------------------------------------------------
+# --- connect: bound to the user who completes it ------------------------------------------------
+
+
+def test_the_public_callback_links_nothing_and_hands_code_and_state_on(
+    oauth: AwsStack, tiktok_stub: TikTokStub, user: User
+) -> None:
+    begun = start(user)
+    code = approve(tiktok_stub, begun)
+
+    response = callback(oauth, code=code, state=begun["state"])
+
+    # No account for anyone, the state unspent: whoever's browser this is, nothing is linked.
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "connect/complete" in response.body
+    # Nothing of the request is written into the page (it reads its own address).
+    assert code not in response.body
+    assert begun["state"] not in response.body
+    assert "script-src 'sha256-" in response.headers["content-security-policy"]
+    assert assert_ok(user.call("GET", "/api/v1/tiktok-accounts")) == []
+    assert state_item(oauth, begun["state"]) is not None
+
+
+def test_the_callback_redirects_to_the_deployers_app_when_configured(
+    monkeypatch: pytest.MonkeyPatch, tiktok_stub: TikTokStub
+) -> None:
+    app = "https://app.example/connect-tiktok"
+    with mock_aws(config=MOTO_CONFIG):
+        stack = make_stack(
+            monkeypatch, tiktok_stub, TikTokRedirectUri=CALLBACK, ConnectReturnUrl=app
+        )
+        state = "S" * 43
+        response = callback(stack, code="the-code", state=state)
+    wiring.reset()
+    assert response.status == 302
+    assert response.headers["location"] == f"{app}?code=the-code&state={state}"
+
+
+def test_a_flow_started_by_one_user_and_completed_by_another_links_nothing(
+    oauth: AwsStack, tiktok_stub: TikTokStub, user: User
+) -> None:
+    attacker = user
+    victim = oauth.user("professional")
+    begun = start(attacker)  # the attacker's authorization URL, approved in the victim's browser
+    code = approve(tiktok_stub, begun)
+
+    with oauth.unchanged():
+        error = assert_error(
+            complete(victim, code=code, state=begun["state"]), 400, "VALIDATION_ERROR"
+        )
+    assert error["details"] == {"field": "state"}
+    assert assert_ok(victim.call("GET", "/api/v1/tiktok-accounts")) == []
+    assert assert_ok(attacker.call("GET", "/api/v1/tiktok-accounts")) == []
+
+
+def test_the_user_who_started_the_flow_completes_it(
+    oauth: AwsStack, tiktok_stub: TikTokStub, user: User
+) -> None:
+    begun = start(user)
+    code = approve(tiktok_stub, begun)
+    assert callback(oauth, code=code, state=begun["state"]).status == 200  # the hand-off page
+
+    data = assert_ok(complete(user, code=code, state=begun["state"]))
+
+    assert data["created"] is True
+    assert data["account"]["id"] == account_id_for(user.user_id, OPEN_ID)
+    assert state_item(oauth, begun["state"]) is None
+
+
+def test_completing_needs_credentials(oauth: AwsStack) -> None:
+    response = oauth.call(
+        "POST", "/api/v1/tiktok-accounts/connect/complete", {"code": "c", "state": "s"}
+    )
+    assert_error(response, 401, "UNAUTHORIZED")
+
+
+# --- completing: refused --------------------------------------------------------------------------
 
 
 def test_tampered_state_is_400(oauth: AwsStack, tiktok_stub: TikTokStub, user: User) -> None:
@@ -295,10 +385,10 @@ def test_tampered_state_is_400(oauth: AwsStack, tiktok_stub: TikTokStub, user: U
 
     with oauth.unchanged():
         for bad in (tampered, state[:-1], state + "x", "not a state", "x" * 500):
-            error = assert_error(callback(oauth, code=code, state=bad), 400, "VALIDATION_ERROR")
+            error = assert_error(complete(user, code=code, state=bad), 400, "VALIDATION_ERROR")
             assert error["details"] == {"field": "state"}
     # The genuine state still works.
-    assert_ok(callback(oauth, code=code, state=state))
+    assert_ok(complete(user, code=code, state=state))
 
 
 def test_expired_state_is_400(oauth: AwsStack, tiktok_stub: TikTokStub, user: User) -> None:
@@ -316,7 +406,7 @@ def test_expired_state_is_400(oauth: AwsStack, tiktok_stub: TikTokStub, user: Us
         ExpressionAttributeValues={":past": {"N": str(int(datetime.now(UTC).timestamp()) - 1)}},
     )
 
-    error = assert_error(callback(oauth, code=code, state=begun["state"]), 400, "VALIDATION_ERROR")
+    error = assert_error(complete(user, code=code, state=begun["state"]), 400, "VALIDATION_ERROR")
 
     assert "expired" in error["message"]
     assert assert_ok(user.call("GET", "/api/v1/tiktok-accounts")) == []
@@ -325,11 +415,11 @@ def test_expired_state_is_400(oauth: AwsStack, tiktok_stub: TikTokStub, user: Us
 def test_reused_state_is_400(oauth: AwsStack, tiktok_stub: TikTokStub, user: User) -> None:
     begun = start(user)
     code = approve(tiktok_stub, begun)
-    assert_ok(callback(oauth, code=code, state=begun["state"]))
+    assert_ok(complete(user, code=code, state=begun["state"]))
 
     with oauth.unchanged():
         error = assert_error(
-            callback(oauth, code=code, state=begun["state"]), 400, "VALIDATION_ERROR"
+            complete(user, code=code, state=begun["state"]), 400, "VALIDATION_ERROR"
         )
     assert "already used" in error["message"]
 
@@ -337,10 +427,10 @@ def test_reused_state_is_400(oauth: AwsStack, tiktok_stub: TikTokStub, user: Use
 def test_user_declining_is_403_and_spends_the_state(oauth: AwsStack, user: User) -> None:
     begun = start(user)
 
-    response = callback(
-        oauth,
+    response = complete(
+        user,
         error="access_denied",
-        error_description="The user denied the request",
+        errorDescription="The user denied the request",
         state=begun["state"],
     )
 
@@ -352,14 +442,14 @@ def test_user_declining_is_403_and_spends_the_state(oauth: AwsStack, user: User)
 
 def test_other_tiktok_errors_in_the_redirect_are_400(oauth: AwsStack, user: User) -> None:
     begun = start(user)
-    response = callback(oauth, error="invalid_scope", state=begun["state"])
+    response = complete(user, error="invalid_scope", state=begun["state"])
     error = assert_error(response, 400, "VALIDATION_ERROR")
     assert error["details"]["tiktokError"] == "invalid_scope"
 
 
 def test_a_code_tiktok_refuses_is_400(oauth: AwsStack, tiktok_stub: TikTokStub, user: User) -> None:
     begun = start(user)
-    response = callback(oauth, code="no-such-code", state=begun["state"])
+    response = complete(user, code="no-such-code", state=begun["state"])
     error = assert_error(response, 400, "VALIDATION_ERROR")
     assert error["details"] == {"tiktokError": "invalid_grant"}
     assert assert_ok(user.call("GET", "/api/v1/tiktok-accounts")) == []
@@ -371,7 +461,7 @@ def test_a_code_issued_for_another_redirect_uri_is_400(
 ) -> None:
     begun = start(user)
     code = tiktok_stub.authorization_code(OPEN_ID, "https://elsewhere.example/callback")
-    error = assert_error(callback(oauth, code=code, state=begun["state"]), 400, "VALIDATION_ERROR")
+    error = assert_error(complete(user, code=code, state=begun["state"]), 400, "VALIDATION_ERROR")
     assert error["details"]["tiktokError"] == "invalid_grant"
 
 
@@ -380,18 +470,20 @@ def test_missing_required_scopes_is_403(
 ) -> None:
     begun = start(user)
     code = approve(tiktok_stub, begun, scope="user.info.basic")
-    error = assert_error(callback(oauth, code=code, state=begun["state"]), 403, "FORBIDDEN")
+    error = assert_error(complete(user, code=code, state=begun["state"]), 403, "FORBIDDEN")
     assert error["details"]["missingScopes"] == ["video.publish"]
     assert assert_ok(user.call("GET", "/api/v1/tiktok-accounts")) == []
 
 
 def test_missing_parameters_are_400(oauth: AwsStack, tiktok_stub: TikTokStub, user: User) -> None:
-    assert_error(callback(oauth, code="abc"), 400, "VALIDATION_ERROR")
-    assert_error(callback(oauth), 400, "VALIDATION_ERROR")
-    begun = start(user)
-    error = assert_error(callback(oauth, state=begun["state"]), 400, "VALIDATION_ERROR")
-    assert error["details"] == {"field": "code"}
+    assert_error(complete(user, code="abc"), 400, "VALIDATION_ERROR")
+    assert_error(complete(user), 400, "VALIDATION_ERROR")
+    assert_error(complete(user, state="s", unknown="x"), 400, "VALIDATION_ERROR")
     assert_error(callback(oauth, code="c" * 3000, state="s"), 400, "VALIDATION_ERROR")
+    begun = start(user)
+    error = assert_error(complete(user, state=begun["state"]), 400, "VALIDATION_ERROR")
+    assert error["details"] == {"field": "code"}
+    assert_error(complete(user, code="c" * 3000, state="s"), 400, "VALIDATION_ERROR")
 
 
 def test_tiktok_unavailable_is_503(oauth: AwsStack, tiktok_stub: TikTokStub, user: User) -> None:
@@ -400,7 +492,7 @@ def test_tiktok_unavailable_is_503(oauth: AwsStack, tiktok_stub: TikTokStub, use
     tiktok_stub.fail_next("oauth_token", status=500)
 
     error = assert_error(
-        callback(oauth, code=code, state=begun["state"]), 503, "SERVICE_UNAVAILABLE"
+        complete(user, code=code, state=begun["state"]), 503, "SERVICE_UNAVAILABLE"
     )
 
     assert error["details"]["tiktokError"]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from post_scheduler import wiring
 from post_scheduler.adapters.aws import aws_client
 from tests.support import (
     API_TIME,
@@ -148,7 +149,7 @@ def test_a_token_whose_post_has_passed_continues_from_now(stack: AwsStack) -> No
         "dueShard": "DUE",
         "dueAt": user.post_item(passed[1])["dueAt"],  # type: ignore[index]
     }
-    token = base64.urlsafe_b64encode(json.dumps(stale).encode()).decode().rstrip("=")
+    token = wiring.page_token_sealer().seal(stale, "upcoming")  # a genuine token of page 1
 
     def refuse_keys_outside_the_condition(params: dict[str, Any], **_: Any) -> None:
         start = params.get("ExclusiveStartKey")
@@ -205,3 +206,68 @@ def test_forged_tokens(stack: AwsStack) -> None:
     other = user.call("GET", "/api/v1/schedule/scheduled-videos", query="limit=1")
     token = other.body["nextToken"]
     assert_error(upcoming(stack, f"nextToken={token}"), 400, "VALIDATION_ERROR")
+
+
+def _raw(token: str) -> bytes:
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+
+
+def test_the_public_token_is_sealed_and_names_no_user(stack: AwsStack) -> None:
+    user = stack.user("professional")
+    user.stored_posts(3)
+    token = assert_ok(upcoming(stack, "limit=1"))["nextToken"]
+
+    raw = _raw(token)
+    for secret in (user.user_id.encode(), b"USER#", b"SCHEDULE#", b"dueAt", b"pk"):
+        assert secret not in raw
+    # Altering any byte of it is refused, like a token that was never issued.
+    for index in (0, 5, len(raw) // 2, len(raw) - 1):
+        tampered = bytearray(raw)
+        tampered[index] ^= 0x01
+        forged = base64.urlsafe_b64encode(bytes(tampered)).decode().rstrip("=")
+        error = assert_error(upcoming(stack, f"nextToken={forged}"), 400, "VALIDATION_ERROR")
+        assert error["details"] == {"field": "nextToken"}
+    assert len(assert_ok(upcoming(stack, f"limit=1&nextToken={token}"))["upcomingPosts"]) == 1
+
+
+def test_an_old_token_is_refused(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as clock
+
+    stack.user("professional").stored_posts(2)
+    token = assert_ok(upcoming(stack, "limit=1"))["nextToken"]
+    later = clock.time() + 25 * 3600
+    monkeypatch.setattr(clock, "time", lambda: later)
+    error = assert_error(upcoming(stack, f"nextToken={token}"), 400, "VALIDATION_ERROR")
+    assert "expired" in error["message"]
+
+
+def test_any_function_instance_opens_another_ones_token(stack: AwsStack) -> None:
+    from post_scheduler.adapters.page_seal import KmsKeyRing, TokenSealer
+
+    key = stack.environment["PAGE_TOKEN_KMS_KEY_ID"]
+    parameter = stack.environment["PAGE_TOKEN_KEY_PARAMETER"]
+    one, other = TokenSealer(KmsKeyRing(key, parameter)), TokenSealer(KmsKeyRing(key, parameter))
+    token = one.seal({"pk": "a"}, "upcoming")  # the first instance creates the data key
+    assert other.unseal(token, "upcoming") == {"pk": "a"}  # the second opens the same one
+    stored = aws_client("ssm").get_parameter(Name=parameter)["Parameter"]
+    assert stored["Type"] == "String"  # KMS ciphertext: the key is never stored in clear
+    assert base64.b64decode(stored["Value"]) != one.keys.current()[1]
+
+
+def test_a_forged_token_costs_no_kms_call(stack: AwsStack) -> None:
+    stack.user("professional").stored_posts(2)
+    assert_ok(upcoming(stack, "limit=1"))  # the instance has its key now
+    forged = base64.urlsafe_b64encode(b"\x01\x00\x08" + bytes(8) + bytes(40)).decode()
+    kms_calls: list[str] = []
+    kms = aws_client("kms")
+
+    def record(model: Any, **_: Any) -> None:
+        kms_calls.append(model.name)
+
+    kms.meta.events.register("before-parameter-build", record)
+    try:
+        error = assert_error(upcoming(stack, f"nextToken={forged}"), 400, "VALIDATION_ERROR")
+    finally:
+        kms.meta.events.unregister("before-parameter-build", record)
+    assert error["details"] == {"field": "nextToken"}
+    assert kms_calls == []

@@ -243,6 +243,47 @@ def test_the_presigned_put_signs_the_content_type(stack: AwsStack, user: User) -
     assert query["X-Amz-Expires"] == ["3600"]
 
 
+def test_upload_urls_sign_the_declared_length(
+    stack: AwsStack, user: User, small_parts: None
+) -> None:
+    # S3 refuses a PUT whose Content-Length differs from the signed one: the URL cannot carry
+    # more (or other-sized) bytes than were declared.
+    single = parse_qs(urlsplit(announce(user, 4096)["upload"]["url"]).query)
+    assert "content-length" in single["X-Amz-SignedHeaders"][0].split(";")
+    for part in announce(user, 2 * PART + 1000)["upload"]["parts"]:
+        signed = parse_qs(urlsplit(part["url"]).query)["X-Amz-SignedHeaders"][0]
+        assert "content-length" in signed.split(";")
+
+
+def test_a_ready_video_is_pinned_to_the_checked_version(stack: AwsStack, user: User) -> None:
+    data = announce(user, 4096)
+    original = mp4(4096)
+    assert put(data["upload"]["url"], original, "video/mp4").ok
+    assert assert_ok(user.call("POST", f"/api/v1/videos/{data['id']}/complete", {}))["status"] == (
+        "ready"
+    )
+    s3, bucket = boto3.client("s3"), stack.environment["VIDEO_BUCKET"]
+    key = user.video_item(data["id"])["s3Key"]
+    checked = s3.head_object(Bucket=bucket, Key=key)["VersionId"]
+    assert user.video_item(data["id"])["objectVersionId"] == checked
+
+    # The upload URL still works: a second PUT writes a new version over the checked one.
+    swapped = b"\x00\x00\x00\x18ftypmp42" + bytes(4096 - 12)
+    assert put(data["upload"]["url"], swapped, "video/mp4").ok
+    newer = s3.head_object(Bucket=bucket, Key=key)["VersionId"]
+    assert newer != checked
+    event = s3_event(bucket, key, 4096)
+    event["Records"][0]["s3"]["object"]["versionId"] = newer
+    stack.gateway.runner.invoke("VideoUploadedFunction", event)
+
+    # It is removed, so the checked version is current again; the video is unchanged.
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+    assert [v["VersionId"] for v in versions] == [checked]
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == original
+    assert user.video_item(data["id"])["objectVersionId"] == checked
+    assert video_of(user, data["id"])["status"] == "ready"
+
+
 # --- rejections ---------------------------------------------------------------------------------
 
 

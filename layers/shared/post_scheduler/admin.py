@@ -184,11 +184,11 @@ class Admin:
 
     def list_users(self, limit: int) -> dict[str, Any]:
         users: list[dict[str, Any]] = []
-        token = None
+        start = None
         while len(users) < limit:
-            page, token = self.table.list_users(min(100, limit - len(users)), token)
+            page, start = self.table.list_users(min(100, limit - len(users)), start)
             users.extend(_user_view(user) for user in page)
-            if token is None:
+            if start is None:
                 break
         return {"users": users[:limit]}
 

@@ -32,10 +32,13 @@ class Settings:
     jwt_audience: str
     jwt_secret_parameter: str
     jwt_jwks_url: str
+    authorizer_cache_seconds: int
     tiktok_api_base_url: str
     tiktok_auth_url: str
     tiktok_client_parameter: str
     token_kms_key_id: str
+    page_token_kms_key_id: str
+    page_token_key_parameter: str
     tiktok_redirect_uri: str
     tiktok_use_pkce: bool
     video_multipart_threshold_bytes: int
@@ -62,11 +65,15 @@ def get_settings() -> Settings:
         jwt_audience=env("JWT_AUDIENCE", ""),
         jwt_secret_parameter=env("JWT_SECRET_PARAMETER", ""),
         jwt_jwks_url=env("JWT_JWKS_URL", ""),
+        # Capped at 10: a revoked key must stop working within 10 seconds.
+        authorizer_cache_seconds=max(0, min(10, _int("AUTHORIZER_CACHE_SECONDS", 5))),
         tiktok_api_base_url=env("TIKTOK_API_BASE_URL", "https://open.tiktokapis.com"),
         tiktok_auth_url=env("TIKTOK_AUTH_URL", "https://www.tiktok.com/v2/auth/authorize/"),
         tiktok_client_parameter=env("TIKTOK_CLIENT_PARAMETER", ""),
         token_kms_key_id=env("TOKEN_KMS_KEY_ID", ""),
-        # Empty: derived from the API's own address per request.
+        page_token_kms_key_id=env("PAGE_TOKEN_KMS_KEY_ID", ""),
+        page_token_key_parameter=env("PAGE_TOKEN_KEY_PARAMETER", ""),
+        # Empty: the connect function uses the API's default address (never request headers).
         tiktok_redirect_uri=env("TIKTOK_REDIRECT_URI", "").strip(),
         tiktok_use_pkce=env("TIKTOK_USE_PKCE", "").strip().lower() == "true",
         video_multipart_threshold_bytes=_int("VIDEO_MULTIPART_THRESHOLD_BYTES", 100 * _MIB),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from post_scheduler.settings import get_settings
 
 if TYPE_CHECKING:
+    from post_scheduler.adapters.page_seal import TokenSealer
     from post_scheduler.adapters.publication_store import PublicationStore
     from post_scheduler.adapters.scheduler import PublishScheduler
     from post_scheduler.adapters.table import SchedulingTable
@@ -28,6 +29,21 @@ def scheduling_table() -> SchedulingTable:
     from post_scheduler.adapters.table import SchedulingTable
 
     return SchedulingTable(get_settings().table_name)
+
+
+@cache
+def page_token_sealer() -> TokenSealer:
+    """Seals page tokens with the deployment's data key of its page-token KMS key."""
+    from post_scheduler.adapters.page_seal import KmsKeyRing, TokenSealer
+
+    settings = get_settings()
+    if not settings.page_token_kms_key_id or not settings.page_token_key_parameter:
+        raise RuntimeError(
+            "PAGE_TOKEN_KMS_KEY_ID and PAGE_TOKEN_KEY_PARAMETER must be set to seal list pages"
+        )
+    return TokenSealer(
+        KmsKeyRing(settings.page_token_kms_key_id, settings.page_token_key_parameter)
+    )
 
 
 @cache
@@ -79,7 +95,9 @@ def authorizer() -> Authorizer:
         hs256_secret=hs256_secret if secret_parameter else None,
         jwks_url=settings.jwt_jwks_url or None,
     )
-    return Authorizer(scheduling_table(), verifier)
+    return Authorizer(
+        scheduling_table(), verifier, remember_seconds=settings.authorizer_cache_seconds
+    )
 
 
 @cache
@@ -121,7 +139,11 @@ def account_service() -> AccountService:
 def api_key_service() -> ApiKeyService:
     from post_scheduler.domain.api_keys import ApiKeyService
 
-    return ApiKeyService(scheduling_table())
+    def forget(key_hash: str) -> None:
+        if authorizer.cache_info().currsize:  # only where an authorizer already runs
+            authorizer().forget(key_hash)
+
+    return ApiKeyService(scheduling_table(), on_revoked=forget)
 
 
 @cache
@@ -191,6 +213,7 @@ def reset() -> None:
 
     for factory in (
         scheduling_table,
+        page_token_sealer,
         publish_scheduler,
         schedule_service,
         authorizer,

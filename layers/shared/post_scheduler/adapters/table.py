@@ -22,17 +22,13 @@ import time
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import BaseModel
 
 from post_scheduler.adapters.aws import aws_client
-from post_scheduler.adapters.paging import (
-    decode_page_token,
-    encode_page_token,
-    invalid_page_token,
-)
+from post_scheduler.adapters.paging import PageTokens, invalid_page_token
 from post_scheduler.domain.plans import PENDING_POST_LIMITS
 from post_scheduler.errors import (
     Conflict,
@@ -52,6 +48,9 @@ from post_scheduler.models.records import (
 )
 from post_scheduler.models.videos import VideoFileRecord
 from post_scheduler.timestamps import format_utc
+
+if TYPE_CHECKING:
+    from post_scheduler.adapters.page_seal import TokenSealer
 
 # Attempts of a transaction cancelled by a conflicting one, with jittered exponential backoff.
 _TRANSACTION_ATTEMPTS = 4
@@ -148,9 +147,12 @@ def expression_values(**values: Any) -> dict[str, Any]:
 class SchedulingTable:
     """Typed access to the table. Methods raise the API's errors where a condition fails."""
 
-    def __init__(self, table_name: str, client: Any = None) -> None:
+    def __init__(
+        self, table_name: str, client: Any = None, pages: PageTokens | None = None
+    ) -> None:
         self.name = table_name
         self.client = client if client is not None else aws_client("dynamodb")
+        self.pages = pages or PageTokens(_deployment_sealer)
 
     # --- single items -------------------------------------------------------------------------
 
@@ -464,8 +466,10 @@ class SchedulingTable:
             "ExpressionAttributeValues": expression_values(pk=partition, prefix="SCHEDULE#"),
             "Limit": limit,
         }
-        start = decode_page_token(
+        scope = f"schedules\n{partition}"
+        start = self.pages.decode(
             page_token,
+            scope,
             {"gsi1pk": partition, "pk": partition},
             frozenset({"pk", "sk", "gsi1pk", "gsi1sk"}),
         )
@@ -481,7 +485,7 @@ class SchedulingTable:
             request["ExpressionAttributeValues"].update(
                 expression_values(**{f"s{i}": s for i, s in enumerate(statuses)})
             )
-        items, token = self._page(request, limit, ("pk", "sk", "gsi1pk", "gsi1sk"))
+        items, token = self._page(request, limit, ("pk", "sk", "gsi1pk", "gsi1sk"), scope)
         return [ScheduleRecord.model_validate(from_item(i)) for i in items], token
 
     def list_upcoming(
@@ -499,15 +503,18 @@ class SchedulingTable:
             ),
             "Limit": limit,
         }
-        start = decode_page_token(
-            page_token, {"dueShard": DUE_SHARD}, frozenset({"pk", "sk", "dueShard", "dueAt"})
+        start = self.pages.decode(
+            page_token,
+            "upcoming",
+            {"dueShard": DUE_SHARD},
+            frozenset({"pk", "sk", "dueShard", "dueAt"}),
         )
         # A page read a while ago may end at a post whose time has passed since: everything up
         # to it is past too, so the rest of the list starts now (DynamoDB refuses a start key
         # outside the key condition).
         if start is not None and start["dueAt"]["S"] > format_utc(now):
             request["ExclusiveStartKey"] = start
-        items, token = self._page(request, limit, ("pk", "sk", "dueShard", "dueAt"))
+        items, token = self._page(request, limit, ("pk", "sk", "dueShard", "dueAt"), "upcoming")
         return [ScheduleRecord.model_validate(from_item(i)) for i in items], token
 
     def list_due(self, due_before: datetime, limit: int = 100) -> list[ScheduleRecord]:
@@ -534,16 +541,17 @@ class SchedulingTable:
             "ExpressionAttributeValues": expression_values(pk=partition, prefix=prefix),
             "Limit": limit,
         }
-        start = decode_page_token(page_token, {"pk": partition}, frozenset({"pk", "sk"}))
+        scope = f"items\n{prefix}\n{partition}"
+        start = self.pages.decode(page_token, scope, {"pk": partition}, frozenset({"pk", "sk"}))
         if start is not None:
             if not start["sk"]["S"].startswith(prefix):
                 raise invalid_page_token()
             request["ExclusiveStartKey"] = start
-        items, token = self._page(request, limit, ("pk", "sk"))
+        items, token = self._page(request, limit, ("pk", "sk"), scope)
         return [model.model_validate(from_item(i)) for i in items], token
 
     def _page(
-        self, request: dict[str, Any], limit: int, key_names: tuple[str, ...]
+        self, request: dict[str, Any], limit: int, key_names: tuple[str, ...], scope: str
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Up to `limit` items of a Query, and a page token only if another item exists.
 
@@ -563,7 +571,7 @@ class SchedulingTable:
         if len(items) <= limit:
             return items, None
         items = items[:limit]
-        return items, encode_page_token({name: items[-1][name] for name in key_names})
+        return items, self.pages.encode({name: items[-1][name] for name in key_names}, scope)
 
     def get_videos_and_accounts(
         self, user_id: str, video_ids: set[str], account_ids: set[str]
@@ -622,6 +630,7 @@ class SchedulingTable:
         reason: str | None,
         etag: str | None,
         now: datetime,
+        version_id: str | None = None,
     ) -> VideoFileRecord | None:
         """Move an `uploading` video to `ready` (or `rejected` with a reason). None when the
         video is gone or was already decided (S3 events may arrive twice)."""
@@ -630,6 +639,9 @@ class SchedulingTable:
         if accepted:
             sets += ["readyAt = :now", "objectETag = :etag"]
             values.update(status="ready", now=now, etag=etag or "")
+            if version_id:
+                sets.append("objectVersionId = :version")
+                values["version"] = version_id
         else:
             sets.append("statusReason = :reason")
             values.update(status="rejected", reason=reason or "rejected")
@@ -682,12 +694,20 @@ class SchedulingTable:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def take_oauth_state(self, state_hash: str) -> OAuthStateRecord | None:
-        """Consume a connect flow: delete it and return what it was, so a `state` works once
-        even when two callbacks race."""
-        response = self.client.delete_item(
-            TableName=self.name, Key=oauth_state_key(state_hash), ReturnValues="ALL_OLD"
-        )
+    def take_oauth_state(self, state_hash: str, user_id: str) -> OAuthStateRecord | None:
+        """Consume a connect flow of this user: delete it and return what it was, so a `state`
+        works once, and only for the user it was issued to, even when two completions race.
+        None when there is no such flow, or it is another user's (which stays untouched)."""
+        try:
+            response = self.client.delete_item(
+                TableName=self.name,
+                Key=oauth_state_key(state_hash),
+                ConditionExpression="userId = :user",
+                ExpressionAttributeValues=expression_values(user=user_id),
+                ReturnValues="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
         return _record(OAuthStateRecord, response.get("Attributes"))
 
     def find_account_by_open_id(self, user_id: str, open_id: str) -> TikTokAccountRecord | None:
@@ -812,7 +832,8 @@ class SchedulingTable:
         """A page of the user's keys, oldest first. The page token holds only the index's sort
         key (never the table key, which is the key's hash)."""
         request = self._api_key_query(user_id)
-        after = decode_page_token(page_token, {}, frozenset({"gsi1sk"}))
+        scope = f"apiKeys\nUSER#{user_id}"
+        after = self.pages.decode(page_token, scope, {}, frozenset({"gsi1sk"}))
         skip = None
         request["Limit"] = limit
         if after is not None:
@@ -826,7 +847,7 @@ class SchedulingTable:
         items = [i for i in items if i["gsi1sk"] != skip][:limit]
         records = [ApiKeyRecord.model_validate(i) for i in items]
         more = "LastEvaluatedKey" in response and items
-        token = encode_page_token({"gsi1sk": {"S": items[-1]["gsi1sk"]}}) if more else None
+        token = self.pages.encode({"gsi1sk": {"S": items[-1]["gsi1sk"]}}, scope) if more else None
         return records, token
 
     def find_api_key(self, user_id: str, key_id: str) -> ApiKeyRecord | None:
@@ -922,20 +943,22 @@ class SchedulingTable:
         assert changed is not None
         return changed
 
-    def list_users(self, limit: int, page_token: str | None) -> tuple[list[UserRecord], str | None]:
-        """A page of users (a scan: for operators, not for request paths)."""
+    def list_users(
+        self, limit: int, start: dict[str, Any] | None
+    ) -> tuple[list[UserRecord], dict[str, Any] | None]:
+        """A page of users and the key to continue from (a scan: for operators, not for request
+        paths; the key never leaves the process, so it is not sealed)."""
         request: dict[str, Any] = {
             "TableName": self.name,
             "FilterExpression": "entity = :user",
             "ExpressionAttributeValues": expression_values(user="user"),
             "Limit": limit,
         }
-        start = decode_page_token(page_token, {}, frozenset({"pk", "sk"}))
         if start is not None:
             request["ExclusiveStartKey"] = start
         response = self.client.scan(**request)
         users = [UserRecord.model_validate(from_item(i)) for i in response["Items"]]
-        return users, encode_page_token(response.get("LastEvaluatedKey"))
+        return users, response.get("LastEvaluatedKey")
 
 
 def _changed_meanwhile() -> Conflict:
@@ -947,6 +970,12 @@ def _changed_meanwhile() -> Conflict:
 # Every API key's UserIndex sort key lies in this range ("$" sorts right after "#").
 _API_KEY_SK_FIRST = "APIKEY#"
 _API_KEY_SK_LAST = "APIKEY$"
+
+
+def _deployment_sealer() -> TokenSealer:
+    from post_scheduler.wiring import page_token_sealer
+
+    return page_token_sealer()
 
 
 def oauth_state_key(state_hash: str) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class StoredVideo:
     size: int
     content_type: str
     etag: str
+    version_id: str | None = None  # S3's VersionId (the bucket is versioned)
 
 
 class VideoStore:
@@ -56,12 +57,20 @@ class VideoStore:
         self.client = client if client is not None else aws_client("s3")
         self._signer = signer
 
-    def head(self, key: str) -> StoredVideo | None:
-        """The object's size and type, or None when it does not exist."""
+    def head(self, key: str, version_id: str | None = None) -> StoredVideo | None:
+        """The object's (or, with `version_id`, that version's) size and type, or None when it
+        does not exist."""
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            arguments["VersionId"] = version_id
         try:
-            response = self.client.head_object(Bucket=self.bucket, Key=key)
+            response = self.client.head_object(**arguments)
         except self.client.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            code = exc.response.get("Error", {}).get("Code")
+            # A HEAD error has no body: a version id S3 does not know answers a bare 400.
+            if code in ("404", "NoSuchKey", "NotFound", "NoSuchVersion") or (
+                code == "400" and version_id
+            ):
                 return None
             raise
         return StoredVideo(
@@ -69,29 +78,47 @@ class VideoStore:
             size=int(response["ContentLength"]),
             content_type=response.get("ContentType", "application/octet-stream"),
             etag=response.get("ETag", "").strip('"'),
+            version_id=response.get("VersionId") or version_id,
         )
 
     def read_range(
-        self, key: str, first: int, last: int, etag: str | None = None
+        self,
+        key: str,
+        first: int,
+        last: int,
+        etag: str | None = None,
+        version_id: str | None = None,
     ) -> Iterator[bytes]:
         """Bytes `first..last` (inclusive) in blocks of at most READ_BLOCK_BYTES, streamed, so
-        memory stays bounded whatever the range. With `etag`, refuses an object that changed."""
-        body = self._open(key, first, etag, last)
+        memory stays bounded whatever the range. With `etag`, refuses an object that changed;
+        with `version_id`, reads exactly that version whatever was written since."""
+        body = self._open(key, first, etag, last, version_id)
         try:
             with _read_errors(key):
                 yield from body.iter_chunks(READ_BLOCK_BYTES)
         finally:
             body.close()
 
-    def sequential_reader(self, key: str, etag: str | None = None) -> SequentialReader:
-        """A reader for consecutive ranges of one object over a single streaming GET."""
-        return SequentialReader(self, key, etag)
+    def sequential_reader(
+        self, key: str, etag: str | None = None, version_id: str | None = None
+    ) -> SequentialReader:
+        """A reader for consecutive ranges of one object (version) over a single GET."""
+        return SequentialReader(self, key, etag, version_id=version_id)
 
-    def _open(self, key: str, first: int, etag: str | None, last: int | None = None) -> Any:
+    def _open(
+        self,
+        key: str,
+        first: int,
+        etag: str | None,
+        last: int | None = None,
+        version_id: str | None = None,
+    ) -> Any:
         span = f"bytes={first}-{'' if last is None else last}"
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Range": span}
         if etag:
             arguments["IfMatch"] = etag
+        if version_id:
+            arguments["VersionId"] = version_id
         with _read_errors(key):
             return self.client.get_object(**arguments)["Body"]
 
@@ -106,12 +133,17 @@ class VideoStore:
             self._signer = boto3.client("s3", config=_SIGNING_CONFIG)
         return self._signer
 
-    def presign_put(self, key: str, content_type: str, expires_in: int) -> str:
-        """A URL that accepts one PUT of the object with this Content-Type (it is signed in:
-        S3 refuses the upload if the header differs)."""
+    def presign_put(self, key: str, content_type: str, expires_in: int, size: int) -> str:
+        """A URL that accepts one PUT of the object with this Content-Type and exactly `size`
+        bytes (both headers are signed in: S3 refuses an upload whose headers differ)."""
         url: str = self.signer.generate_presigned_url(
             "put_object",
-            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ContentType": content_type,
+                "ContentLength": size,
+            },
             ExpiresIn=expires_in,
             HttpMethod="PUT",
         )
@@ -125,8 +157,11 @@ class VideoStore:
         upload_id: str = response["UploadId"]
         return upload_id
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
-        """A URL that accepts the PUT of one part of an open multipart upload."""
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, expires_in: int, size: int
+    ) -> str:
+        """A URL that accepts the PUT of one part of an open multipart upload, of exactly
+        `size` bytes (Content-Length is signed in)."""
         url: str = self.signer.generate_presigned_url(
             "upload_part",
             Params={
@@ -134,6 +169,7 @@ class VideoStore:
                 "Key": key,
                 "UploadId": upload_id,
                 "PartNumber": part_number,
+                "ContentLength": size,
             },
             ExpiresIn=expires_in,
             HttpMethod="PUT",
@@ -175,9 +211,15 @@ class VideoStore:
         """Delete the object (with versioning on, older versions expire by lifecycle rule)."""
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def first_bytes(self, key: str, count: int, etag: str | None = None) -> bytes:
-        """Up to `count` bytes from the start of the object."""
-        return b"".join(self.read_range(key, 0, count - 1, etag))
+    def delete_version(self, key: str, version_id: str) -> None:
+        """Delete one version of the object for good (the one before it becomes current)."""
+        self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+
+    def first_bytes(
+        self, key: str, count: int, etag: str | None = None, version_id: str | None = None
+    ) -> bytes:
+        """Up to `count` bytes from the start of the object (version)."""
+        return b"".join(self.read_range(key, 0, count - 1, etag, version_id))
 
 
 _PART_ERRORS = {
@@ -196,11 +238,17 @@ class SequentialReader:
     the stream where it starts, checking the ETag again."""
 
     def __init__(
-        self, store: VideoStore, key: str, etag: str | None, prefetch_blocks: int = 2
+        self,
+        store: VideoStore,
+        key: str,
+        etag: str | None,
+        prefetch_blocks: int = 2,
+        version_id: str | None = None,
     ) -> None:
         self.store = store
         self.key = key
         self.etag = etag
+        self.version_id = version_id
         self.prefetch_blocks = prefetch_blocks
         self._ahead: _ReadAhead | None = None
         self._position = -1
@@ -210,7 +258,7 @@ class SequentialReader:
         """Bytes `first..last` (inclusive), in blocks of at most READ_BLOCK_BYTES."""
         if self._ahead is None or self._position != first:
             self.close()
-            body = self.store._open(self.key, first, self.etag)
+            body = self.store._open(self.key, first, self.etag, version_id=self.version_id)
             self._ahead = _ReadAhead(body, self.prefetch_blocks)
             self._position = first
         needed = last - first + 1
@@ -294,7 +342,7 @@ def _read_errors(key: str) -> Iterator[None]:
         code = exc.response.get("Error", {}).get("Code")
         if code in ("PreconditionFailed", "412"):
             raise VideoChanged(key) from None
-        if code in ("NoSuchKey", "404"):
+        if code in ("NoSuchKey", "NoSuchVersion", "404"):
             raise VideoMissing(key) from None
         raise VideoReadError(f"{code}: reading {key}") from exc
     except BotoCoreError as exc:

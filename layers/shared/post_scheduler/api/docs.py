@@ -83,8 +83,7 @@ _ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
     ),
     401: (
         "UnauthorizedResponse",
-        "Missing, invalid or expired credentials. Without an Authorization header at all, API"
-        ' Gateway itself answers `{"message": "Unauthorized"}`.',
+        "Missing, invalid or expired credentials (a revoked API key within 10 seconds).",
         {"UNAUTHORIZED": "invalid API key"},
     ),
     403: (
@@ -139,8 +138,6 @@ _ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
     ),
 }
 
-GATEWAY_MESSAGE = "GatewayMessageResponse"
-
 # Every operation may answer these.
 COMMON_ERRORS = (400, 500, 503)
 # ... and these when it needs credentials.
@@ -163,12 +160,6 @@ def errors(*statuses: int, messages: dict[int, str] | None = None) -> dict[int, 
                 "value": {"success": False, "error": {"code": code, "message": message}}
             }
         schema: dict[str, Any] = {"$ref": f"{_SCHEMAS}{name}"}
-        if status == 401:
-            schema = {"anyOf": [schema, {"$ref": f"{_SCHEMAS}{GATEWAY_MESSAGE}"}]}
-            examples["gateway"] = {
-                "summary": "no Authorization header (API Gateway's own answer)",
-                "value": {"message": "Unauthorized"},
-            }
         found[status] = {
             "description": meaning,
             "content": {"application/json": {"schema": schema, "examples": examples}},
@@ -220,16 +211,7 @@ def _error_schema(codes: list[str], meaning: str) -> dict[str, Any]:
 
 def components() -> dict[str, dict[str, Any]]:
     """The schemas the error responses refer to (added to the document's components)."""
-    schemas = {
-        name: _error_schema(list(codes), meaning) for name, meaning, codes in _ERRORS.values()
-    }
-    schemas[GATEWAY_MESSAGE] = {
-        "type": "object",
-        "description": "API Gateway's own answer, sent before any function runs",
-        "required": ["message"],
-        "properties": {"message": {"type": "string"}},
-    }
-    return schemas
+    return {name: _error_schema(list(codes), meaning) for name, meaning, codes in _ERRORS.values()}
 
 
 # --- security --------------------------------------------------------------------------------

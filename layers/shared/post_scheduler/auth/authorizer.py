@@ -4,11 +4,19 @@ HTTP APIs answer a denied request with a bare `403 {"message": "Forbidden"}` tha
 reshaped, so the authorizer never denies: it passes either the caller or the reason there is
 none, and every authenticated route answers 401 in the API's error envelope
 (`api.caller.caller_from_event`). The plan always comes from the table, never from a token.
+
+API Gateway caches nothing (no identity source, TTL 0): the authorizer runs on every request.
+It remembers an accepted credential for a few seconds (`remember_seconds`, at most 10, keyed by
+the credential's SHA-256, never past a JWT's `exp`), which saves the table reads of a burst of
+requests while a revoked key still stops within that time. Refusals are not remembered.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,18 +60,50 @@ def bearer_token(authorization: str | None) -> str:
 class Authorizer:
     """Turns an Authorization header into an identity."""
 
+    MAX_REMEMBERED = 1024
+
     def __init__(
         self,
         table: SchedulingTable,
         jwt_verifier: JwtVerifier,
         clock: Callable[[], datetime] = utc_now,
+        remember_seconds: float = 0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.table = table
         self.jwt_verifier = jwt_verifier
         self.clock = clock
+        self.remember_seconds = min(remember_seconds, 10)
+        self.monotonic = monotonic
+        self._remembered: OrderedDict[str, tuple[float, Identity]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def identify(self, authorization: str | None) -> Identity:
         token = bearer_token(authorization)
+        if self.remember_seconds <= 0:
+            return self._identify(token)
+        digest = hash_api_key(token)  # SHA-256, the API key's stored hash (see `forget`)
+        now = self.monotonic()
+        with self._lock:
+            remembered = self._remembered.get(digest)
+        if remembered is not None:
+            until, identity = remembered
+            if until > now and (not identity.expires_at or identity.expires_at > time.time()):
+                return identity
+        identity = self._identify(token)
+        with self._lock:
+            self._remembered[digest] = (now + self.remember_seconds, identity)
+            self._remembered.move_to_end(digest)
+            while len(self._remembered) > self.MAX_REMEMBERED:
+                self._remembered.popitem(last=False)
+        return identity
+
+    def forget(self, key_hash: str) -> None:
+        """Drop a remembered credential (an API key revoked in this process)."""
+        with self._lock:
+            self._remembered.pop(key_hash, None)
+
+    def _identify(self, token: str) -> Identity:
         if looks_like_api_key(token):
             return self._by_api_key(token)
         if token.count(".") == 2:

@@ -3,9 +3,16 @@
 
 The `state` of a connect flow is 256 random bits handed to the browser; the table keeps its
 SHA-256 with the user it belongs to, the redirect URI and (with PKCE) the code verifier, for ten
-minutes. The callback deletes that item as it reads it, so a state works once: a forged or
-altered state finds nothing, a replayed one finds nothing, an old one is refused by its
-expiry time even before the table's TTL removes it.
+minutes.
+
+TikTok redirects the browser to the public callback, which links nothing: it only hands `code`
+and `state` on (to the deployer's app, or to a page that asks for the user's API key). The
+account is linked by an authenticated `POST .../connect/complete`, and only when its caller is
+the user who started the flow: the state item is deleted on the condition that it belongs to
+the caller, so a state works once and only for its owner. A forged, altered, replayed or
+foreign state finds nothing (one message for all, revealing no owner); an old one is refused by
+its expiry time even before the table's TTL removes it. So an attacker who gets a victim to
+approve the attacker's authorization URL links nothing: the victim's completion is refused.
 """
 
 from __future__ import annotations
@@ -67,7 +74,8 @@ _APP_ERRORS = frozenset({"invalid_client", "unauthorized_client", "unsupported_g
 @dataclass(frozen=True)
 class OAuthSettings:
     authorize_url: str = "https://www.tiktok.com/v2/auth/authorize/"
-    redirect_uri: str = ""  # empty: derived from the API's own address per request
+    # The callback registered with TikTok; from the deployment's settings, never a request.
+    redirect_uri: str = ""
     use_pkce: bool = False
     state_seconds: int = 600
 
@@ -111,10 +119,14 @@ class AccountService:
 
     # --- connect: the authorization URL ---------------------------------------------------------
 
-    def start_connect(self, user_id: str, default_redirect_uri: str) -> ConnectStart:
-        """TikTok's authorization URL for this user, with a fresh single-use state."""
+    def start_connect(self, user_id: str, default_redirect_uri: str = "") -> ConnectStart:
+        """TikTok's authorization URL for this user, with a fresh single-use state.
+        `default_redirect_uri` (used when the deployment configures none) must come from the
+        API's own identity, never from request headers."""
         now = self.clock()
         redirect_uri = self.settings.redirect_uri or default_redirect_uri
+        if not redirect_uri:
+            raise RuntimeError("no TikTok redirect URI is configured")
         state = secrets.token_urlsafe(32)
         verifier = secrets.token_urlsafe(48) if self.settings.use_pkce else None
         expires = now + timedelta(seconds=self.settings.state_seconds)
@@ -144,23 +156,24 @@ class AccountService:
             expiresAt=format_utc(expires),
         )
 
-    # --- connect: TikTok's redirect back --------------------------------------------------------
+    # --- connect: completed by the user who started it ------------------------------------------
 
     def finish_connect(
         self,
+        user_id: str,
         *,
         state: str | None,
         code: str | None,
         error: str | None = None,
         error_description: str | None = None,
     ) -> ConnectedAccount:
-        """Consume the state, trade the code for tokens, read the profile, and create or
-        refresh the account of the user the state was issued to."""
-        flow = self._take_state(state)
+        """Consume the caller's own state, trade the code for tokens, read the profile, and
+        create or refresh the caller's account. A state issued to anyone else links nothing."""
+        flow = self._take_state(user_id, state)
         if error:
             raise _authorization_refused(error, error_description)
         if not code:
-            raise ValidationFailed("the callback lacks the authorization `code`", {"field": "code"})
+            raise ValidationFailed("the request lacks the authorization `code`", {"field": "code"})
         from post_scheduler.adapters.tiktok_client import TikTokError
 
         credentials = self.credentials()
@@ -185,16 +198,17 @@ class AccountService:
             raise _tiktok_failure(exc) from None
         return self._save(flow.userId, grant, username, display_name)
 
-    def _take_state(self, state: str | None) -> OAuthStateRecord:
+    def _take_state(self, user_id: str, state: str | None) -> OAuthStateRecord:
         if not state:
-            raise ValidationFailed("the callback lacks `state`", {"field": "state"})
+            raise ValidationFailed("the request lacks `state`", {"field": "state"})
         invalid = ValidationFailed(
-            "the state is invalid or was already used; start connecting again",
+            "the state is invalid, was already used, or was issued to another user;"
+            " start connecting again",
             {"field": "state"},
         )
         if not STATE_PATTERN.match(state):
             raise invalid
-        flow = self.table.take_oauth_state(state_hash(state))
+        flow = self.table.take_oauth_state(state_hash(state), user_id)
         if flow is None:
             raise invalid
         if flow.expiresAt <= self.clock().timestamp():

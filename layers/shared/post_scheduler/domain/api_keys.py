@@ -32,8 +32,12 @@ class ApiKeyService:
         table: SchedulingTable,
         max_keys: int = MAX_KEYS_PER_USER,
         clock: Callable[[], datetime] = utc_now,
+        on_revoked: Callable[[str], None] | None = None,
     ) -> None:
         self.table = table
+        # Told the revoked key's hash, so an authorizer in this process forgets it at once
+        # (elsewhere its memory lapses within AuthorizerCacheSeconds).
+        self.on_revoked = on_revoked
         self.max_keys = max_keys
         self.clock = clock
 
@@ -69,4 +73,6 @@ class ApiKeyService:
         if record is None:
             raise NotFound("API key not found")
         self.table.delete_api_key(record)
+        if self.on_revoked is not None:
+            self.on_revoked(record.keyHash)
         return ApiKeyView.of(record)

@@ -282,6 +282,7 @@ class _PublishRun:
         self.metrics = metrics
         self.account: TikTokAccountRecord | None = None
         self._access_token: str | None = None
+        self.video_version: str | None = None
         self._progress_written = self.clock.now()
 
     # --- the steps ----------------------------------------------------------------------------
@@ -293,9 +294,10 @@ class _PublishRun:
         video = self.p.store.table.get_video(self.post.userId, self.post.videoId)
         if video is None:
             raise PublishFailed("the video was deleted before the post's time")
+        self.video_version = video.objectVersionId  # the version that was checked
 
         if self.post.tiktokPublishId is None:
-            stored = self.p.videos.head(video.s3Key)
+            stored = self.p.videos.head(video.s3Key, self.video_version)
             if stored is None or stored.size == 0:
                 raise PublishFailed("the video file is missing from storage")
             plan = plan_chunks(stored.size, self.config.preferred_chunk_size)
@@ -369,7 +371,7 @@ class _PublishRun:
         if url is None:
             raise PublishFailed("TikTok's upload address was lost; the post cannot resume")
         index = next((i for i, (first, _) in enumerate(ranges) if first >= start_offset), None)
-        reader = self.p.videos.sequential_reader(key, self.post.videoEtag)
+        reader = self.p.videos.sequential_reader(key, self.post.videoEtag, self.video_version)
         try:
             self._upload_chunks(reader, url, content_type, plan, ranges, index)
         finally:

@@ -5,6 +5,11 @@ comes first), show and delete videos.
 A video is `uploading` until its file has been checked: size and Content-Type as declared, and
 the first bytes of the declared container format. It then becomes `ready` (schedulable) or
 `rejected` with a `statusReason`, and the rejected file is deleted.
+
+Upload URLs sign the declared length in (S3 refuses other lengths). The bucket is versioned and
+a ready video keeps the S3 VersionId that was checked, which is what the publisher reads: an
+object written over it later (the upload URL still works for a while) is never published, and
+is deleted as soon as S3 reports it, so the checked version stays the current one.
 """
 
 from __future__ import annotations
@@ -158,7 +163,9 @@ class VideoService:
         if video.uploadId is None:
             return UploadInstructions(
                 method="PUT",
-                url=self.store.presign_put(video.s3Key, video.contentType, seconds),
+                url=self.store.presign_put(
+                    video.s3Key, video.contentType, seconds, video.sizeBytes
+                ),
                 headers={"Content-Type": video.contentType},
                 **common,
             )
@@ -169,7 +176,7 @@ class VideoService:
             parts=[
                 UploadPartUrl(
                     partNumber=number,
-                    url=self.store.presign_part(video.s3Key, video.uploadId, number, seconds),
+                    url=self.store.presign_part(video.s3Key, video.uploadId, number, seconds, size),
                     sizeBytes=size,
                 )
                 for number, size in enumerate(sizes, start=1)
@@ -233,9 +240,9 @@ class VideoService:
         except UploadPartsInvalid as exc:
             raise ValidationFailed(f"S3 could not assemble the upload: {exc}") from None
 
-    def object_created(self, key: str) -> VideoFileRecord | None:
-        """S3 says an object was written: decide the video it belongs to. Returns the video as
-        it now stands (None when the key is no video's)."""
+    def object_created(self, key: str, version_id: str | None = None) -> VideoFileRecord | None:
+        """S3 says an object (version) was written: decide the video it belongs to. Returns the
+        video as it now stands (None when the key is no video's)."""
         parsed = parse_object_key(key)
         if parsed is None:
             logger.warning("object outside the video layout ignored", extra={"key": key[:300]})
@@ -250,7 +257,20 @@ class VideoService:
             logger.warning("object is not the video's file", extra={"key": key[:300]})
             return video
         if video.status != "uploading":
-            return video  # decided already (a repeated event, or the complete call came first)
+            # Decided already (a repeated event, or the complete call came first). A version
+            # written over a checked file is never published; delete it so the checked version
+            # stays current (and out of the lifecycle rule that expires noncurrent versions).
+            pinned = video.objectVersionId
+            if video.status == "ready" and pinned and not version_id:
+                current = self.store.head(key)  # an event without versionId: what is there now
+                version_id = current.version_id if current else None
+            if video.status == "ready" and pinned and version_id and version_id != pinned:
+                logger.warning(
+                    "object written over a checked video removed",
+                    extra={"videoId": video.videoId},
+                )
+                self._quietly(lambda: self.store.delete_version(key, version_id), key)
+            return video
         return self._decide(video) or video
 
     def _decide(self, video: VideoFileRecord) -> VideoFileRecord | None:
@@ -266,6 +286,7 @@ class VideoService:
             reason=problem,
             etag=stored.etag,
             now=self.clock(),
+            version_id=stored.version_id,
         )
         if problem is not None:
             logger.info("upload rejected", extra={"videoId": video.videoId, "reason": problem})
@@ -283,7 +304,7 @@ class VideoService:
                 f"the uploaded file's Content-Type is {actual[:100]!r}"
                 f" but {video.contentType} was declared"
             )
-        first = self.store.first_bytes(video.s3Key, 12, stored.etag or None)
+        first = self.store.first_bytes(video.s3Key, 12, stored.etag or None, stored.version_id)
         if not looks_like(video.contentType, first):
             name = _FORMAT_NAMES.get(video.contentType, video.contentType)
             return f"the uploaded file is not a {name} video (its first bytes do not match)"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from post_scheduler.models.responses import AccountItem
 
@@ -16,6 +17,23 @@ class ConnectStart(BaseModel):
     state: str
     redirectUri: str
     expiresAt: str
+
+
+_Param = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+
+
+class CompleteConnectRequest(BaseModel):
+    """What TikTok handed back to the callback, passed on by the user who started the flow."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"code": "...", "state": "..."}]},
+    )
+
+    state: _Param = Field(description="The `state` TikTok returned (the connect call's state)")
+    code: _Param | None = Field(None, description="TikTok's authorization code")
+    error: _Param | None = Field(None, description="TikTok's `error`, when the user declined")
+    errorDescription: _Param | None = Field(None, description="TikTok's `error_description`")
 
 
 class ConnectedAccount(BaseModel):

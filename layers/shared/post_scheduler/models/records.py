@@ -48,6 +48,8 @@ class VideoRecord(_Record):
     sizeBytes: int = 0
     contentType: str = "video/mp4"
     s3Key: str
+    # The S3 version that was checked when the video became ready: the one that is published.
+    objectVersionId: str | None = None
     status: VideoStatus = "ready"
     statusReason: str | None = None
     pendingScheduleId: str | None = None
