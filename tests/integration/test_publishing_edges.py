@@ -140,6 +140,9 @@ def test_status_outage_then_reactivation_publishes_exactly_once(scene_factory: A
     assert reactivated.body["data"]["status"] == "pending"
     post = scene.post
     assert post.tiktokPublishId == upload["publish_id"]
+    # Cancelling cannot take a video back from TikTok: refused while the publish is held.
+    assert scene.user.put(scene.schedule_id, {"status": "cancelled"}).status == 409
+    assert scene.post == post
     armed = scene.stack.schedule(scene.schedule_id)
     assert armed is not None
     assert json.loads(armed["Target"]["Input"])["version"] == post.version
