@@ -204,6 +204,8 @@ class Fault:
     publish_id: str | None = None
     after_processing: bool = False
     seconds: float = 0.0
+    # An upload fault's reply carries TikTok's progress header unless this is off.
+    progress_header: bool = True
 
     def matches(self, endpoint: str, chunk_index: int | None, publish_id: str | None) -> bool:
         return (
@@ -213,7 +215,10 @@ class Fault:
         )
 
     def view(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        shown = {k: v for k, v in self.__dict__.items() if v is not None}
+        if self.progress_header:
+            del shown["progress_header"]  # the default: listed only when switched off
+        return shown
 
 
 @dataclass
@@ -475,11 +480,14 @@ class TikTokStub:
         code: str | None = None,
         times: int = 1,
         publish_id: str | None = None,
+        progress_header: bool = True,
     ) -> None:
-        """The PUT of chunk `index` (0-based) answers `status`, `times` times."""
+        """The PUT of chunk `index` (0-based) answers `status`, `times` times; with
+        `progress_header` off the reply lacks the `Content-Range` progress header."""
         code = code or _DEFAULT_FAULT_CODES.get(status, "internal_error")
         fault = Fault("fail", "upload", times, status, code, chunk_index=index)
         fault.publish_id = publish_id
+        fault.progress_header = progress_header
         self._add_fault(fault)
 
     def drop_next(self, endpoint: str, times: int = 1, after_processing: bool = False) -> None:
@@ -515,11 +523,14 @@ class TikTokStub:
             post.failed_at = self.now()
             post.published = False
 
-    def set_processing_fetches(self, count: int) -> None:
-        """Posts created from now on report PROCESSING_UPLOAD for `count` status fetches after
-        their upload completes, then PUBLISH_COMPLETE."""
+    def set_processing_fetches(self, count: int, publish_id: str | None = None) -> None:
+        """Posts created from now on (or, with `publish_id`, that one) report PROCESSING_UPLOAD
+        for `count` status fetches after their upload completes, then PUBLISH_COMPLETE."""
         with self._lock:
-            self.processing_fetches = count
+            if publish_id is None:
+                self.processing_fetches = count
+            else:
+                self._posts[publish_id].processing_fetches_left = count
 
     def faults(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -933,7 +944,7 @@ class TikTokStub:
             if fault.kind == "drop":
                 return request.reject(Reply(0, drop=True))
             with self._lock:
-                progress = self._progress_header(post)
+                progress = self._progress_header(post) if fault.progress_header else None
             return request.reject(
                 self._upload_error(fault.status, fault.code, "injected", progress)
             )

@@ -1,23 +1,27 @@
-"""Every five minutes: re-arm pending posts whose time passed without a publish."""
+"""Every five minutes: re-arm posts whose time passed without a publish (version-checked, under
+their own schedule names), and hand those re-armed too often to the give-up consumer."""
 
 from typing import Any
 
 from post_scheduler.domain.sweep import rearm_missed_posts
 from post_scheduler.observability import count, logger, metrics, tracer
 from post_scheduler.timestamps import utc_now
-from post_scheduler.wiring import publication_store, publish_scheduler
+from post_scheduler.wiring import give_up_queue, publication_store, publish_scheduler
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    rearmed = rearm_missed_posts(
+    result = rearm_missed_posts(
         publication_store(),
         publish_scheduler(),
         utc_now(),
+        give_up=give_up_queue().send,
         has_time=lambda: context.get_remaining_time_in_millis() > 10_000,
     )
-    if rearmed:
-        count("MissedPostsRearmed", len(rearmed))
-    return {"rearmed": rearmed}
+    if result.rearmed:
+        count("MissedPostsRearmed", len(result.rearmed))
+    if result.gave_up:
+        count("SweepGaveUp", len(result.gave_up))
+    return {"rearmed": result.rearmed, "gaveUp": result.gave_up}

@@ -691,6 +691,10 @@ def test_give_up_consumer_leaves_executed_and_live_posts_alone(scene_factory: An
     assert live.post.status == "publishing"
 
 
+def _no_give_up(post: ScheduleRecord, reason: str) -> None:
+    raise AssertionError(f"the sweep gave up on {post.scheduleId}: {reason}")
+
+
 def test_sweep_rearms_a_missed_post_and_leaves_fresh_and_live_ones_alone(
     scene_factory: Any,
 ) -> None:
@@ -705,11 +709,11 @@ def test_sweep_rearms_a_missed_post_and_leaves_fresh_and_live_ones_alone(
     store = PublicationStore(stack.table)
     assert store.claim(live.post, now, now + timedelta(minutes=5), "live-run") is not None
 
-    rearmed = rearm_missed_posts(store, scheduler, now)
+    result = rearm_missed_posts(store, scheduler, now, give_up=_no_give_up)
 
-    assert rearmed == [missed.schedule_id]
+    assert result.rearmed == [missed.schedule_id]
     schedules = {s["Name"]: s for s in stack.schedules()}
-    again = schedules[f"post-{missed.schedule_id}"]
+    again = schedules[f"rearm-{missed.schedule_id}-{missed.post.version}-1"]
     fire_at = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
     assert again["ScheduleExpression"] == f"at({fire_at.strftime('%Y-%m-%dT%H:%M:%S')})"
     assert json.loads(again["Target"]["Input"])["version"] == missed.post.version
@@ -726,7 +730,8 @@ def test_sweep_takes_over_a_post_whose_run_died(scene_factory: Any) -> None:
     start = scene.post.scheduledPublishTime
     assert store.claim(scene.post, start, start + timedelta(minutes=15), "dead-run") is not None
     now = start + timedelta(minutes=20)
-    assert rearm_missed_posts(store, wiring.publish_scheduler(), now) == [scene.schedule_id]
+    result = rearm_missed_posts(store, wiring.publish_scheduler(), now, give_up=_no_give_up)
+    assert result.rearmed == [scene.schedule_id]
     outcome = scene.publisher(FakeClock(now)).publish(scene.command, _remaining())
     assert outcome.result == "executed"
     _assert_published_once(scene)

@@ -23,6 +23,7 @@ class Settings:
     publisher_arn: str
     scheduler_role_arn: str
     scheduler_dlq_arn: str
+    publisher_failure_queue_url: str
     video_bucket: str
     min_schedule_lead_seconds: int
     max_schedule_horizon_days: int
@@ -56,6 +57,7 @@ def get_settings() -> Settings:
         publisher_arn=env("PUBLISHER_FUNCTION_ARN", ""),
         scheduler_role_arn=env("SCHEDULER_ROLE_ARN", ""),
         scheduler_dlq_arn=env("SCHEDULER_DLQ_ARN", ""),
+        publisher_failure_queue_url=env("PUBLISHER_FAILURE_QUEUE_URL", ""),
         video_bucket=env("VIDEO_BUCKET", ""),
         min_schedule_lead_seconds=_int("MIN_SCHEDULE_LEAD_SECONDS", 900),
         max_schedule_horizon_days=_int("MAX_SCHEDULE_HORIZON_DAYS", 365),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from post_scheduler.settings import get_settings
 
 if TYPE_CHECKING:
+    from post_scheduler.adapters.give_up_queue import GiveUpQueue
     from post_scheduler.adapters.page_seal import TokenSealer
     from post_scheduler.adapters.publication_store import PublicationStore
     from post_scheduler.adapters.scheduler import PublishScheduler
@@ -168,6 +169,13 @@ def publication_store() -> PublicationStore:
 
 
 @cache
+def give_up_queue() -> GiveUpQueue:
+    from post_scheduler.adapters.give_up_queue import GiveUpQueue
+
+    return GiveUpQueue(get_settings().publisher_failure_queue_url)
+
+
+@cache
 def post_publisher() -> PostPublisher:
     from post_scheduler.adapters.video_store import VideoStore
     from post_scheduler.domain.publishing import PostPublisher
@@ -218,6 +226,7 @@ def reset() -> None:
         schedule_service,
         authorizer,
         publication_store,
+        give_up_queue,
         post_publisher,
         video_service,
         account_service,

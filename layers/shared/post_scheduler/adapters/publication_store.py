@@ -4,11 +4,13 @@ that lost its claim (or a stale event) can never overwrite another run's progres
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
 from post_scheduler.adapters.table import (
+    LockDrifted,
     SchedulingTable,
     account_key,
     expression_values,
@@ -131,26 +133,87 @@ class PublicationStore:
         """End the post (executed or failed): write `final`, release the video lock (marking the
         video published on success) and the plan slot, in one transaction. With `token`, only
         while this run holds the claim; without, only if the post is unchanged since read."""
-        if token is None:
-            self.table.release_schedule(final, expected=post, video_published_at=video_published_at)
-            return
-        try:
-            self.table.release_schedule(
-                final,
-                expected=post,
-                video_published_at=video_published_at,
-                condition=(
-                    "#status = :publishing AND claimToken = :token",
-                    {"publishing": "publishing", "token": token},
-                ),
+        condition = (
+            None
+            if token is None
+            else (
+                "#status = :publishing AND claimToken = :token",
+                {"publishing": "publishing", "token": token},
             )
+        )
+        try:
+            try:
+                self.table.release_schedule(
+                    final,
+                    expected=post,
+                    video_published_at=video_published_at,
+                    condition=condition,
+                )
+            except LockDrifted:
+                # The video's lock names another post (or none): there is no lock of ours to
+                # release, but the post must still end and give its plan slot back.
+                self.table.release_schedule(
+                    final, expected=post, condition=condition, video_lock=False
+                )
         except Conflict:
+            if token is None:
+                raise
             raise LeaseLost(post.scheduleId) from None
 
     # --- TikTok tokens ------------------------------------------------------------------------
 
     def get_account(self, user_id: str, account_id: str) -> TikTokAccountRecord | None:
         return self.table.get_account(user_id, account_id)
+
+    def take_refresh_lease(
+        self, account: TikTokAccountRecord, lease: str, now: datetime, until: datetime
+    ) -> bool:
+        """Take the account's short refresh lease, only for the token version read and only if
+        no other run holds a live one."""
+        try:
+            self.client.update_item(
+                TableName=self.table.name,
+                Key=account_key(account.userId, account.accountId),
+                UpdateExpression="SET refreshLeaseToken = :lease, refreshLeaseUntil = :until",
+                ConditionExpression=(
+                    "attribute_exists(pk)"
+                    " AND (tokenVersion = :seen OR attribute_not_exists(tokenVersion))"
+                    " AND (attribute_not_exists(refreshLeaseUntil) OR refreshLeaseUntil <= :now)"
+                ),
+                ExpressionAttributeValues=expression_values(
+                    lease=lease, until=until, seen=account.tokenVersion, now=now
+                ),
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_refresh_lease(self, account: TikTokAccountRecord, lease: str) -> None:
+        """Give the refresh lease back (no-op when it is no longer ours)."""
+        with suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table.name,
+                Key=account_key(account.userId, account.accountId),
+                UpdateExpression="REMOVE refreshLeaseToken, refreshLeaseUntil",
+                ConditionExpression="refreshLeaseToken = :lease",
+                ExpressionAttributeValues=expression_values(lease=lease),
+            )
+
+    def mark_needs_reconnection(
+        self, account: TikTokAccountRecord, reason: str, now: datetime
+    ) -> None:
+        """Record that the account's tokens are unusable until the user reconnects it."""
+        with suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table.name,
+                Key=account_key(account.userId, account.accountId),
+                UpdateExpression=(
+                    "SET needsReconnection = :reason, updatedAt = :now"
+                    " REMOVE refreshLeaseToken, refreshLeaseUntil"
+                ),
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=expression_values(reason=reason[:1000], now=now),
+            )
 
     def save_tokens(self, account: TikTokAccountRecord, **fields: Any) -> TikTokAccountRecord:
         """Store rotated tokens, unless another run rotated them first (TokensChanged)."""
@@ -173,6 +236,45 @@ class PublicationStore:
             raise TokensChanged(account.accountId) from None
         return TikTokAccountRecord.model_validate(from_item(response["Attributes"]))
 
-    def due_posts(self, due_before: datetime, limit: int = 100) -> list[ScheduleRecord]:
-        """Pending or publishing posts whose time is before `due_before`."""
-        return self.table.list_due(due_before, limit)
+    def due_posts(self, due_before: datetime, page_size: int = 100) -> Iterator[ScheduleRecord]:
+        """Every pending or publishing post whose time is before `due_before`, oldest first,
+        page after page (from the eventually consistent due index: a snapshot)."""
+        return self.table.list_due(due_before, page_size)
+
+    def mark_rearmed(
+        self, post: ScheduleRecord, now: datetime, max_rearms: int
+    ) -> ScheduleRecord | None:
+        """Count one sweep re-arm of `post`, only while it is still the version the sweep read,
+        unclaimed (pending, or publishing with a lapsed lease) and under `max_rearms`. None
+        when it changed since the snapshot (moved, claimed, ended, re-armed by another
+        sweep)."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table.name,
+                Key=schedule_key(post.userId, post.scheduleId),
+                UpdateExpression=(
+                    "SET sweepRearms = if_not_exists(sweepRearms, :zero) + :one,"
+                    " revision = revision + :one, updatedAt = :now"
+                ),
+                ConditionExpression=(
+                    "version = :version AND (#status = :pending"
+                    " OR (#status = :publishing AND leaseExpiresAt <= :now))"
+                    " AND (attribute_not_exists(sweepRearms) OR sweepRearms = :seen)"
+                    " AND (attribute_not_exists(sweepRearms) OR sweepRearms < :cap)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=expression_values(
+                    zero=0,
+                    one=1,
+                    now=now,
+                    version=post.version,
+                    pending="pending",
+                    publishing="publishing",
+                    seen=post.sweepRearms,
+                    cap=max_rearms,
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return ScheduleRecord.model_validate(from_item(response["Attributes"]))

@@ -22,6 +22,8 @@ from post_scheduler.errors import DependencyUnavailable
 _NAME = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
 _AT = re.compile(r"^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$")
 SCHEDULE_NAME_PREFIX = "post-"
+# The sweep's re-arms get names of their own, never the post's: see `PublishScheduler.rearm`.
+REARM_NAME_PREFIX = "rearm-"
 
 
 class ScheduleRequestInvalid(ValueError):
@@ -42,6 +44,14 @@ class PublishTarget:
 def schedule_name(schedule_id: str) -> str:
     """The Scheduler name of a post's schedule."""
     name = f"{SCHEDULE_NAME_PREFIX}{schedule_id}"
+    if not _NAME.fullmatch(name):
+        raise ScheduleRequestInvalid(f"schedule name {name!r} breaks Scheduler's naming rule")
+    return name
+
+
+def rearm_name(schedule_id: str, version: int, rearm: int) -> str:
+    """The Scheduler name of the sweep's `rearm`-th re-arm of a post's `version`."""
+    name = f"{REARM_NAME_PREFIX}{schedule_id}-{version}-{rearm}"
     if not _NAME.fullmatch(name):
         raise ScheduleRequestInvalid(f"schedule name {name!r} breaks Scheduler's naming rule")
     return name
@@ -75,7 +85,12 @@ class PublishScheduler:
         self.client = client if client is not None else aws_client("scheduler")
 
     def definition(
-        self, schedule_id: str, user_id: str, version: int, fire_at: datetime
+        self,
+        schedule_id: str,
+        user_id: str,
+        version: int,
+        fire_at: datetime,
+        name: str | None = None,
     ) -> dict[str, Any]:
         """The full schedule definition. UpdateSchedule replaces every field, so create and update
         both send all of it. No ClientToken: boto3 generates one per call, which de-duplicates
@@ -85,7 +100,7 @@ class PublishScheduler:
         if not 0 <= retry <= 185 or not 60 <= age <= 86400:
             raise ScheduleRequestInvalid("retry policy outside Scheduler's limits")
         return {
-            "Name": schedule_name(schedule_id),
+            "Name": name or schedule_name(schedule_id),
             "GroupName": self.group_name,
             "ScheduleExpression": at_expression(fire_at),
             "ScheduleExpressionTimezone": "UTC",
@@ -114,6 +129,24 @@ class PublishScheduler:
                 self.client.create_schedule(**definition)
             except self.client.exceptions.ConflictException:
                 self.client.update_schedule(**definition)
+
+    def rearm(
+        self, schedule_id: str, user_id: str, version: int, rearm: int, fire_at: datetime
+    ) -> None:
+        """The sweep's re-arm: a one-time schedule of its own name (post, version, re-arm
+        count), created and never updated. So it can never replace the post's own schedule,
+        which a move may have made newer since the sweep read the post; an event it delivers
+        for an old version is ignored by the publisher. A name that exists already is the
+        same re-arm made by a concurrent sweep."""
+        definition = self.definition(
+            schedule_id, user_id, version, fire_at, rearm_name(schedule_id, version, rearm)
+        )
+        definition["Description"] = f"Re-arm {rearm} of post {schedule_id} (version {version})"
+        with (
+            _unavailable_on_failure("create"),
+            suppress(self.client.exceptions.ConflictException),
+        ):
+            self.client.create_schedule(**definition)
 
     def update(self, schedule_id: str, user_id: str, version: int, fire_at: datetime) -> None:
         """Move the post's schedule (or recreate it if it was already gone)."""

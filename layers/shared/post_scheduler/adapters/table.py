@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -142,6 +142,11 @@ def schedule_item(schedule: ScheduleRecord) -> dict[str, Any]:
 def expression_values(**values: Any) -> dict[str, Any]:
     """`:name` placeholders with their serialised values, for an expression."""
     return {f":{name}": _serializer.serialize(_plain(v)) for name, v in values.items()}
+
+
+class LockDrifted(Conflict):
+    """Ending a post failed only because the video's lock does not name it (the lock drifted:
+    changed by hand, or lost); the post itself is as expected."""
 
 
 class SchedulingTable:
@@ -373,10 +378,12 @@ class SchedulingTable:
         *,
         video_published_at: datetime | None = None,
         condition: tuple[str, dict[str, Any]] | None = None,
+        video_lock: bool = True,
     ) -> None:
         """End a pending (or publishing) post: write `schedule` (or delete the post when None),
         release the video's lock (marking the video published when `video_published_at` is set)
-        and give the plan slot back, all or nothing."""
+        and give the plan slot back, all or nothing. LockDrifted when only the lock's condition
+        failed; `video_lock=False` then ends the post without touching the video."""
         user_id = expected.userId
         if condition is None:
             guard = self._unchanged_condition(expected)
@@ -402,33 +409,38 @@ class SchedulingTable:
         if video_published_at is not None:
             video_update = "SET #status = :published, publishedAt = :at " + video_update
             video_values.update(published="published", at=video_published_at)
-        items = [
-            post_item,
-            {
-                "Update": {
-                    "TableName": self.name,
-                    "Key": video_key(user_id, expected.videoId),
-                    "UpdateExpression": video_update,
-                    "ConditionExpression": "pendingScheduleId = :sid",
-                    **(
-                        {"ExpressionAttributeNames": {"#status": "status"}}
-                        if video_published_at is not None
-                        else {}
-                    ),
-                    "ExpressionAttributeValues": expression_values(**video_values),
-                }
-            },
-            {
-                "Update": {
-                    "TableName": self.name,
-                    "Key": user_key(user_id),
-                    "UpdateExpression": "ADD pendingCount :minus",
-                    "ConditionExpression": "pendingCount > :zero",
-                    "ExpressionAttributeValues": expression_values(minus=-1, zero=0),
-                }
-            },
-        ]
-        self._transact(items, lambda _reasons: _changed_meanwhile())
+        video_item = {
+            "Update": {
+                "TableName": self.name,
+                "Key": video_key(user_id, expected.videoId),
+                "UpdateExpression": video_update,
+                "ConditionExpression": "pendingScheduleId = :sid",
+                **(
+                    {"ExpressionAttributeNames": {"#status": "status"}}
+                    if video_published_at is not None
+                    else {}
+                ),
+                "ExpressionAttributeValues": expression_values(**video_values),
+            }
+        }
+        slot_item = {
+            "Update": {
+                "TableName": self.name,
+                "Key": user_key(user_id),
+                "UpdateExpression": "ADD pendingCount :minus",
+                "ConditionExpression": "pendingCount > :zero",
+                "ExpressionAttributeValues": expression_values(minus=-1, zero=0),
+            }
+        }
+        items = [post_item, video_item, slot_item] if video_lock else [post_item, slot_item]
+
+        def explain(reasons: list[dict[str, Any]]) -> Exception:
+            failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
+            if video_lock and failed == [False, True, False]:
+                return LockDrifted("the video's pending-post lock does not name this post")
+            return _changed_meanwhile()
+
+        self._transact(items, explain)
 
     def delete_schedule_record(self, expected: ScheduleRecord) -> None:
         """Delete a post that holds no lock (cancelled or failed)."""
@@ -517,18 +529,25 @@ class SchedulingTable:
         items, token = self._page(request, limit, ("pk", "sk", "dueShard", "dueAt"), "upcoming")
         return [ScheduleRecord.model_validate(from_item(i)) for i in items], token
 
-    def list_due(self, due_before: datetime, limit: int = 100) -> list[ScheduleRecord]:
-        """Pending or publishing posts whose time is before `due_before`, oldest first."""
-        response = self.client.query(
-            TableName=self.name,
-            IndexName=DUE_INDEX,
-            KeyConditionExpression="dueShard = :shard AND dueAt < :before",
-            ExpressionAttributeValues=expression_values(
+    def list_due(self, due_before: datetime, page_size: int = 100) -> Iterator[ScheduleRecord]:
+        """Every pending or publishing post whose time is before `due_before`, oldest first,
+        read page by page as the caller goes (it stops reading when the caller stops)."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "dueShard = :shard AND dueAt < :before",
+            "ExpressionAttributeValues": expression_values(
                 shard=DUE_SHARD, before=format_utc(due_before)
             ),
-            Limit=limit,
-        )
-        return [ScheduleRecord.model_validate(from_item(i)) for i in response["Items"]]
+            "Limit": page_size,
+        }
+        while True:
+            response = self.client.query(**request)
+            for item in response["Items"]:
+                yield ScheduleRecord.model_validate(from_item(item))
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def list_user_items[M: BaseModel](
         self, user_id: str, prefix: str, model: type[M], limit: int, page_token: str | None
@@ -742,11 +761,13 @@ class SchedulingTable:
             "createdAt = if_not_exists(createdAt, :createdAt)",
             "tokenVersion = if_not_exists(tokenVersion, :zero) + :one",
         ]
+        # A new grant makes the account usable again and ends any refresh in flight.
+        removes = " REMOVE needsReconnection, refreshLeaseToken, refreshLeaseUntil"
         try:
             response = self.client.update_item(
                 TableName=self.name,
                 Key=account_key(account.userId, account.accountId),
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression="SET " + ", ".join(sets) + removes,
                 ConditionExpression="attribute_not_exists(pk) OR #openId = :openId",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=expression_values(

@@ -12,6 +12,12 @@ One run of `PostPublisher.publish`:
 6. ends the post `executed` or `failed` with a reason, releasing the video lock and plan slot.
 Transient trouble is retried with backoff while time allows; then the claim is released and the
 error raised, so Lambda's asynchronous retries resume from the checkpoint.
+
+A post holding a TikTok `publish_id` is never marked failed on our word alone: TikTok's status
+is fetched first. Complete -> executed; FAILED -> failed with TikTok's reason; TikTok holding
+only part of the video (and no way to continue) -> failed; anything else (TikTok unreachable,
+still processing) -> the post stays `publishing` with `publishOutcome: unconfirmed`, its lease
+released, and a later run (the sweep's re-arm, a re-activation) reconciles it from TikTok.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
@@ -44,7 +50,7 @@ from post_scheduler.models.records import FINAL_STATUSES, ScheduleRecord, TikTok
 
 if TYPE_CHECKING:
     from post_scheduler.adapters.publication_store import PublicationStore
-    from post_scheduler.adapters.tiktok_client import PublishStatus, TikTokClient
+    from post_scheduler.adapters.tiktok_client import PublishStatus, TikTokClient, TokenGrant
     from post_scheduler.adapters.token_cipher import TokenCipher
     from post_scheduler.adapters.video_store import SequentialReader, VideoStore
     from post_scheduler.wiring import TikTokAppCredentials
@@ -94,6 +100,14 @@ class PublishFailed(Exception):
     """The post cannot be published; the message is the reason a person can act on."""
 
 
+class TikTokRejected(PublishFailed):
+    """TikTok's status for the publish is FAILED (the message carries TikTok's reason)."""
+
+
+class ConfirmationOverdue(PublishFailed):
+    """TikTok has the whole video but has not confirmed the post within the wait we allow."""
+
+
 class RetryLater(Exception):
     """A transient problem outlasted this run's retries or time; Lambda should retry."""
 
@@ -120,15 +134,27 @@ class PublisherConfig:
     max_early_seconds: float = 180.0
     # Time kept back at the end of an invocation to checkpoint and release the claim.
     reserve_seconds: float = 20.0
+    # The give-up consumer's runs are short (its function times out in 30 s).
+    give_up_reserve_seconds: float = 5.0
+    give_up_lease_seconds: float = 60.0
     transient_attempts: int = 4
     backoff_seconds: float = 1.0
     max_backoff_seconds: float = 20.0
     poll_interval_seconds: float = 2.0
     max_poll_interval_seconds: float = 10.0
-    # TikTok documents processing in seconds to minutes; past this, give up with a reason.
+    # TikTok documents processing in seconds to minutes; measured from the end of the upload,
+    # past this a run stops waiting and leaves the post unconfirmed for later checks.
     confirm_timeout_seconds: float = 3600.0
     # Refresh the access token when it expires within this margin.
     token_refresh_margin_seconds: float = 300.0
+    # One run per account refreshes (TikTok rotates the refresh token on every use): it holds
+    # a lease on the account this long; the others look again every `refresh_wait_seconds`.
+    refresh_lease_seconds: float = 30.0
+    refresh_wait_seconds: float = 0.5
+    # Attempts to encrypt and store rotated tokens before the account is marked as needing
+    # reconnection (the old refresh token no longer works once TikTok rotated it).
+    token_save_attempts: int = 5
+    token_save_backoff_seconds: float = 0.2
     preferred_chunk_size: int = 10 * 1024 * 1024
     # TikTok's upload URL lives one hour; stop trusting it a little earlier.
     upload_url_lifetime_seconds: float = 3300.0
@@ -200,20 +226,43 @@ class PostPublisher:
                 claimed.publishStartedAt - claimed.scheduledPublishTime
             ).total_seconds()
         run = _PublishRun(self, claimed, token, remaining_ms, metrics)
+        return self._run(run, lambda: run.execute())
+
+    def _run(self, run: _PublishRun, step: Callable[[], PublishOutcome]) -> PublishOutcome:
+        """Run a claimed step; every exit either ends the post or releases the claim."""
         try:
-            return run.execute()
+            try:
+                return step()
+            except PublishFailed as failure:
+                return run.fail(failure)
         except LeaseLost:
-            return PublishOutcome("skipped", "another run took the post over", post.scheduleId)
-        except PublishFailed as failure:
-            return run.fail(str(failure))
+            return PublishOutcome("skipped", "another run took the post over", run.post.scheduleId)
         except Exception as error:
-            # Let the next attempt start at once instead of waiting for our lease to run out.
-            self.store.release_lease(run.post, token, self.clock.now(), _describe(error))
+            # Also when a failure write raised: the next attempt starts at once instead of
+            # waiting for our lease to run out.
+            try:
+                self.store.release_lease(run.post, run.token, self.clock.now(), _describe(error))
+            except Exception:
+                logger.exception(
+                    "could not release the claim; it ends with the invocation's deadline",
+                    extra={"scheduleId": run.post.scheduleId},
+                )
             raise
 
-    def give_up(self, command: PublishCommand, error: str) -> PublishOutcome:
-        """Lambda gave up retrying this event: end the post `failed` unless a live run holds
-        it or it already ended."""
+    def give_up(
+        self,
+        command: PublishCommand,
+        error: str,
+        remaining_ms: Callable[[], int] | None = None,
+        final: bool = False,
+        metrics: PublishMetrics | None = None,
+    ) -> PublishOutcome:
+        """Lambda (or, with `final`, the sweep) gave up on this event. A post that never got a
+        TikTok publish id ends `failed` with the error. One that has one is settled from
+        TikTok's status: executed, failed with TikTok's reason, or (status unknown) left
+        unconfirmed for later checks; with `final`, unconfirmed ends `failed` too, saying so.
+        A post a live run holds, or that already ended, is left alone."""
+        metrics = metrics if metrics is not None else PublishMetrics()
         post = self.store.get(command.userId, command.scheduleId)
         skip = _skip_reason(post, command)
         if skip or post is None:
@@ -224,11 +273,20 @@ class PostPublisher:
                 "skipped", "a publisher run still holds the post", post.scheduleId
             )
         reason = f"publishing gave up after repeated failures: {error}"
-        if post.tiktokPublishId:
-            reason += f" (TikTok publish id {post.tiktokPublishId} may still complete on TikTok)"
-        final = _ended(post, now, status="failed", failureReason=reason[:1000], failedAt=now)
-        self.store.finish(post, None, final, None)
-        return PublishOutcome("failed", reason, post.scheduleId, post.tiktokPublishId)
+        if post.tiktokPublishId is None:
+            ended = _ended(post, now, status="failed", failureReason=reason[:1000], failedAt=now)
+            self.store.finish(post, None, ended, None)
+            metrics.events.append("PublishFailed")
+            return PublishOutcome("failed", reason, post.scheduleId)
+        token = uuid.uuid4().hex
+        lease_until = now + timedelta(seconds=self.config.give_up_lease_seconds)
+        claimed = self.store.claim(post, now, lease_until, token)
+        if claimed is None:
+            return PublishOutcome("skipped", "changed meanwhile", post.scheduleId)
+        config = replace(self.config, reserve_seconds=self.config.give_up_reserve_seconds)
+        left = remaining_ms or (lambda: int(self.config.give_up_lease_seconds * 1000))
+        run = _PublishRun(self, claimed, token, left, metrics, config)
+        return self._run(run, lambda: run.settle(reason, final=final))
 
 
 def _skip_reason(post: ScheduleRecord | None, command: PublishCommand) -> str | None:
@@ -251,6 +309,7 @@ def _ended(post: ScheduleRecord, now: datetime, **changes: Any) -> ScheduleRecor
             "uploadUrlExpiresAt": None,
             "updatedAt": now,
             "revision": post.revision + 1,
+            "publishOutcome": None,
             **changes,
         }
     )
@@ -272,9 +331,10 @@ class _PublishRun:
         token: str,
         remaining_ms: Callable[[], int],
         metrics: PublishMetrics,
+        config: PublisherConfig | None = None,
     ) -> None:
         self.p = publisher
-        self.config = publisher.config
+        self.config = config or publisher.config
         self.clock = publisher.clock
         self.post = post
         self.token = token
@@ -291,6 +351,8 @@ class _PublishRun:
         self.account = self.p.store.get_account(self.post.userId, self.post.tiktokAccountId)
         if self.account is None:
             raise PublishFailed("the TikTok account was disconnected before the post's time")
+        if self.account.needsReconnection and self.post.tiktokPublishId is None:
+            raise PublishFailed(_needs_reconnection(self.account.needsReconnection))
         video = self.p.store.table.get_video(self.post.userId, self.post.videoId)
         if video is None:
             raise PublishFailed("the video was deleted before the post's time")
@@ -327,12 +389,22 @@ class _PublishRun:
             if status.status in DONE_STATUSES:
                 return self._executed()
             if status.status == "FAILED":
-                raise PublishFailed(_rejected(status.fail_reason))
+                raise TikTokRejected(_rejected(status.fail_reason))
             size = self.post.videoSizeBytes or 0
             if status.status == "PROCESSING_UPLOAD" and (status.uploaded_bytes or 0) < size:
                 plan = ChunkPlan(size, self.post.chunkSize or size, self.post.totalChunkCount or 1)
                 self._upload(
                     video.s3Key, video.contentType, plan, start_offset=status.uploaded_bytes or 0
+                )
+            elif self.post.uploadCompletedAt is None:
+                # The run that sent the last chunk died before recording it: TikTok's count
+                # says the upload is whole, so the confirmation wait starts now.
+                self.post = self.p.store.checkpoint(
+                    self.post,
+                    self.token,
+                    uploadedBytes=size or None,
+                    uploadCompletedAt=self.clock.now(),
+                    updatedAt=self.clock.now(),
                 )
         return self._await_confirmation()
 
@@ -387,6 +459,7 @@ class _PublishRun:
         index: int | None,
     ) -> None:
         attempt = 0
+        range_errors = 0
         while index is not None and index < len(ranges):
             expires = self.post.uploadUrlExpiresAt
             if expires is not None and self.clock.now() >= expires:
@@ -405,9 +478,17 @@ class _PublishRun:
                     content_type,
                 )
             except TikTokUploadRangeError as mismatch:
-                # TikTok holds a different amount than we thought: continue from its count.
-                received = (mismatch.received_through or -1) + 1
-                index = next((i for i, (f, _) in enumerate(ranges) if f >= received), None)
+                # TikTok holds a different amount than we thought: continue from its count,
+                # at once the first time (a lost reply), with backoff if it keeps happening.
+                range_errors += 1
+                if mismatch.received_through is not None:
+                    held = mismatch.received_through + 1
+                else:
+                    # No Content-Range in the reply: ask TikTok's status how much it holds.
+                    held = self._status().uploaded_bytes or 0
+                if range_errors > 1 or mismatch.received_through is None:
+                    self._backoff(range_errors, mismatch)
+                index = next((i for i, (f, _) in enumerate(ranges) if f >= held), None)
                 continue
             except TikTokUploadExpired:
                 raise PublishFailed(
@@ -426,11 +507,14 @@ class _PublishRun:
             except TikTokPermanentError as error:
                 raise PublishFailed(f"TikTok refused the upload: {_describe(error)}") from None
             attempt = 0
+            range_errors = 0
             self.metrics.uploaded_bytes += last - first + 1
             self._record_progress(last + 1, final=progress.complete)
             if progress.complete:
                 return
             index += 1
+        # TikTok's own count says it holds every byte (a reply was lost after the last chunk).
+        self._record_progress(plan.video_size, final=True)
 
     def _record_progress(self, uploaded: int, final: bool) -> None:
         """Keep `uploadedBytes` for people watching, writing it at most every few seconds: a
@@ -438,26 +522,33 @@ class _PublishRun:
         now = self.clock.now()
         self.post = self.post.model_copy(update={"uploadedBytes": uploaded})
         due = self._progress_written + timedelta(seconds=self.config.progress_write_seconds)
-        if final or now >= due:
+        if final:
+            self.post = self.p.store.checkpoint(
+                self.post, self.token, uploadedBytes=uploaded, uploadCompletedAt=now, updatedAt=now
+            )
+            self._progress_written = now
+        elif now >= due:
             self.post = self.p.store.checkpoint(
                 self.post, self.token, uploadedBytes=uploaded, updatedAt=now
             )
             self._progress_written = now
 
     def _await_confirmation(self) -> PublishOutcome:
+        """Poll TikTok until it confirms, while this invocation has time. The wait is measured
+        from the end of the upload, so later runs continue it rather than restart it."""
         interval = self.config.poll_interval_seconds
-        started = self.post.claimedAt or self.clock.now()
+        started = self.post.uploadCompletedAt or self.clock.now()
         while True:
             status = self._status()
             if status.status in DONE_STATUSES:
                 return self._executed()
             if status.status == "FAILED":
-                raise PublishFailed(_rejected(status.fail_reason))
+                raise TikTokRejected(_rejected(status.fail_reason))
             waited = (self.clock.now() - started).total_seconds()
             if waited > self.config.confirm_timeout_seconds:
-                raise PublishFailed(
-                    f"TikTok had not confirmed the post after {waited / 60:.0f} minutes"
-                    f" (last status {status.status}); check the account"
+                raise ConfirmationOverdue(
+                    f"TikTok had not confirmed the post {waited / 60:.0f} minutes after the"
+                    f" upload ended (last status {status.status})"
                 )
             self._ensure_time("waiting for TikTok to confirm", interval)
             self.clock.sleep(interval)
@@ -472,7 +563,9 @@ class _PublishRun:
 
     def _executed(self) -> PublishOutcome:
         now = self.clock.now()
-        final = _ended(self.post, now, status="executed", executedAt=now)
+        final = _ended(
+            self.post, now, status="executed", executedAt=now, failureReason=None, lastError=None
+        )
         self.p.store.finish(self.post, self.token, final, video_published_at=now)
         self.metrics.events.append("PublishSucceeded")
         logger.info("post published", extra={"scheduleId": self.post.scheduleId})
@@ -480,9 +573,60 @@ class _PublishRun:
             "executed", "published", self.post.scheduleId, self.post.tiktokPublishId
         )
 
-    def fail(self, reason: str) -> PublishOutcome:
+    def fail(self, failure: PublishFailed) -> PublishOutcome:
+        """End the post after `failure`; one holding a publish id is settled from TikTok's
+        status first (unless that status is what failed it)."""
+        reason = str(failure)
+        if self.post.tiktokPublishId is None:
+            return self._failed(reason, outcome=None)
+        if isinstance(failure, TikTokRejected):
+            return self._failed(reason, outcome="tiktok_failed")
+        if isinstance(failure, ConfirmationOverdue):
+            return self._unconfirmed(reason)
+        return self.settle(reason)
+
+    def settle(self, reason: str, final: bool = False) -> PublishOutcome:
+        """Decide a publish we stopped working on from TikTok's status: executed, failed (TikTok
+        said FAILED, or holds only part of the video), or else unconfirmed; with `final`, an
+        unconfirmed post ends failed too, its reason saying TikTok never confirmed it."""
+        if self.account is None:
+            self.account = self.p.store.get_account(self.post.userId, self.post.tiktokAccountId)
+        try:
+            if self.account is None:
+                raise PublishFailed("the TikTok account was disconnected")
+            status = self._status()
+        except Exception as error:  # TikTok unreachable, tokens unusable: the outcome is unknown
+            unknown = f"{reason}; TikTok's status could not be fetched ({_describe(error)})"
+            if final:
+                return self._failed(_never_confirmed(self.post, unknown), outcome="unconfirmed")
+            return self._unconfirmed(unknown)
+        if status.status in DONE_STATUSES:
+            return self._executed()
+        if status.status == "FAILED":
+            return self._failed(_rejected(status.fail_reason), outcome="tiktok_failed")
+        size = self.post.videoSizeBytes or 0
+        held = status.uploaded_bytes
+        if status.status == "PROCESSING_UPLOAD" and held is not None and held < size:
+            return self._failed(
+                f"{reason} (TikTok received {held} of {size} bytes, so it cannot publish"
+                " this upload)",
+                outcome="upload_incomplete",
+            )
+        pending = f"{reason}; TikTok's status is {status.status}"
+        if final:
+            return self._failed(_never_confirmed(self.post, pending), outcome="unconfirmed")
+        return self._unconfirmed(pending)
+
+    def _failed(self, reason: str, outcome: str | None) -> PublishOutcome:
         now = self.clock.now()
-        final = _ended(self.post, now, status="failed", failedAt=now, failureReason=reason[:1000])
+        final = _ended(
+            self.post,
+            now,
+            status="failed",
+            failedAt=now,
+            failureReason=reason[:1000],
+            publishOutcome=outcome,
+        )
         try:
             self.p.store.finish(self.post, self.token, final, None)
         except LeaseLost:
@@ -492,6 +636,31 @@ class _PublishRun:
             "post failed", extra={"scheduleId": self.post.scheduleId, "reason": reason[:300]}
         )
         return PublishOutcome("failed", reason, self.post.scheduleId, self.post.tiktokPublishId)
+
+    def _unconfirmed(self, reason: str) -> PublishOutcome:
+        """Leave the post `publishing` with its claim released and the outcome unconfirmed: the
+        sweep re-arms it, and the next run reconciles it from TikTok (never a new publish)."""
+        now = self.clock.now()
+        text = (
+            f"outcome unconfirmed: TikTok has this video as publish {self.post.tiktokPublishId}"
+            f" but has not confirmed it ({reason}); it is checked again automatically and"
+            " will not be posted twice"
+        )[:1000]
+        self.post = self.p.store.checkpoint(
+            self.post,
+            self.token,
+            publishOutcome="unconfirmed",
+            failureReason=text,
+            lastError=reason[:1000],
+            leaseExpiresAt=now,
+            updatedAt=now,
+        )
+        self.metrics.events.append("PublishUnconfirmed")
+        logger.warning(
+            "publish outcome unconfirmed",
+            extra={"scheduleId": self.post.scheduleId, "reason": reason[:300]},
+        )
+        return PublishOutcome("unconfirmed", text, self.post.scheduleId, self.post.tiktokPublishId)
 
     # --- TikTok calls: tokens, retries, time ----------------------------------------------------
 
@@ -533,50 +702,141 @@ class _PublishRun:
         return self._refresh(account, now)
 
     def _refresh(self, account: TikTokAccountRecord, now: datetime) -> str:
-        if account.refreshTokenExpiresAt is not None and account.refreshTokenExpiresAt <= now:
-            raise PublishFailed("the TikTok authorization expired; reconnect the account")
-        credentials = self.p.credentials()
-        attempt = 0
+        """A new access token, one run per account at a time: the run that takes the account's
+        refresh lease rotates the tokens; the others wait (bounded) and use what it stored."""
+        lease = uuid.uuid4().hex
+        waited = 0.0
         while True:
-            try:
-                grant = self.p.tiktok.refresh_access_token(
-                    credentials.client_key,
-                    credentials.client_secret,
-                    self._decrypt(account, "refresh"),
-                )
-                break
-            except TikTokTransientError as error:
-                attempt += 1
-                self._backoff(attempt, error)
-            except TikTokError as error:
-                # Maybe another run rotated the refresh token a moment ago: use its tokens.
-                latest = self.p.store.get_account(account.userId, account.accountId)
-                if latest is not None and latest.tokenVersion != account.tokenVersion:
-                    self.account = latest
-                    self._access_token = self._decrypt(latest, "access")
-                    return self._access_token
-                raise PublishFailed(
-                    "TikTok refused to renew the account's access; reconnect the account"
-                    f" ({_describe(error)})"
-                ) from None
-        cipher, account_id = self.p.cipher, account.accountId
-        try:
-            self.account = self.p.store.save_tokens(
-                account,
-                accessTokenCipher=cipher.encrypt(grant.access_token, account_id, "access"),
-                refreshTokenCipher=cipher.encrypt(grant.refresh_token, account_id, "refresh"),
-                accessTokenExpiresAt=now + timedelta(seconds=grant.expires_in),
-                refreshTokenExpiresAt=now + timedelta(seconds=grant.refresh_expires_in),
-                updatedAt=now,
-            )
-        except TokensChanged:
             latest = self.p.store.get_account(account.userId, account.accountId)
             if latest is None:
-                raise PublishFailed("the TikTok account was disconnected") from None
-            self.account = latest
+                raise PublishFailed("the TikTok account was disconnected")
+            if latest.needsReconnection:
+                raise PublishFailed(_needs_reconnection(latest.needsReconnection))
+            if latest.tokenVersion != account.tokenVersion:
+                # Another run rotated the tokens since we read them: use its access token.
+                self.account = latest
+                self._access_token = self._decrypt(latest, "access")
+                return self._access_token
+            if latest.refreshTokenExpiresAt is not None and latest.refreshTokenExpiresAt <= now:
+                raise PublishFailed("the TikTok authorization expired; reconnect the account")
+            until = now + timedelta(seconds=self.config.refresh_lease_seconds)
+            if self.p.store.take_refresh_lease(latest, lease, now, until):
+                return self._rotate(latest, lease, now)
+            if waited >= self.config.refresh_lease_seconds:
+                raise RetryLater("another run has been refreshing the account's tokens too long")
+            self._ensure_time("waiting for another run to refresh the tokens")
+            self.clock.sleep(self.config.refresh_wait_seconds)
+            waited += self.config.refresh_wait_seconds
+            now = self.clock.now()
+
+    def _rotate(self, account: TikTokAccountRecord, lease: str, now: datetime) -> str:
+        """Rotate the tokens under our lease and store them before use."""
+        credentials = self.p.credentials()
+        attempt = 0
+        try:
+            while True:
+                try:
+                    grant = self.p.tiktok.refresh_access_token(
+                        credentials.client_key,
+                        credentials.client_secret,
+                        self._decrypt(account, "refresh"),
+                    )
+                    break
+                except TikTokTransientError as error:
+                    attempt += 1
+                    self._backoff(attempt, error)
+        except TikTokError as error:
+            # We held the lease on the version we read, so no other run rotated the token:
+            # TikTok refuses this account's refresh token itself.
+            self._release_refresh_lease(account, lease)
+            reason = (
+                "TikTok refused to renew the account's access; reconnect the account"
+                f" ({_describe(error)})"
+            )
+            if error.code == "invalid_grant":
+                self._mark_needs_reconnection(account, reason, now)
+            raise PublishFailed(reason) from None
+        except BaseException:
+            self._release_refresh_lease(account, lease)
+            raise
         self._access_token = grant.access_token
-        self.metrics.events.append("TokenRefreshed")
+        saved = self._save_rotated(account, lease, grant, now)
+        if saved is None:
+            # Not stored, but valid: this run keeps using it (in memory only).
+            expires = now + timedelta(seconds=grant.expires_in)
+            self.account = account.model_copy(update={"accessTokenExpiresAt": expires})
+        else:
+            self.account = saved
+            self.metrics.events.append("TokenRefreshed")
         return grant.access_token
+
+    def _save_rotated(
+        self, account: TikTokAccountRecord, lease: str, grant: TokenGrant, now: datetime
+    ) -> TikTokAccountRecord | None:
+        """Encrypt and store rotated tokens, retrying (KMS or DynamoDB throttling). If they
+        cannot be stored, TikTok has already retired the old refresh token, so the account is
+        marked as needing reconnection with that reason; this run still finishes its own post
+        with the access token it holds."""
+        cipher, account_id = self.p.cipher, account.accountId
+        last_error: Exception | None = None
+        for attempt in range(1, self.config.token_save_attempts + 1):
+            try:
+                return self.p.store.save_tokens(
+                    account,
+                    accessTokenCipher=cipher.encrypt(grant.access_token, account_id, "access"),
+                    refreshTokenCipher=cipher.encrypt(grant.refresh_token, account_id, "refresh"),
+                    accessTokenExpiresAt=now + timedelta(seconds=grant.expires_in),
+                    refreshTokenExpiresAt=now + timedelta(seconds=grant.refresh_expires_in),
+                    refreshLeaseToken=None,
+                    refreshLeaseUntil=None,
+                    updatedAt=now,
+                )
+            except TokensChanged:
+                # Only a reconnect (a new grant) can have changed them under our lease.
+                latest = self.p.store.get_account(account.userId, account.accountId)
+                if latest is None:
+                    raise PublishFailed("the TikTok account was disconnected") from None
+                return latest
+            except Exception as error:
+                last_error = error
+                logger.warning(
+                    "could not store rotated TikTok tokens; retrying",
+                    extra={"accountId": account_id, "attempt": attempt, "error": _describe(error)},
+                )
+                if attempt < self.config.token_save_attempts:
+                    self.clock.sleep(self.config.token_save_backoff_seconds * 2 ** (attempt - 1))
+        assert last_error is not None
+        reason = (
+            "TikTok rotated the account's tokens but they could not be saved"
+            f" ({_describe(last_error)}); reconnect the account"
+        )
+        self.metrics.events.append("TokenRotationLost")
+        logger.error("rotated TikTok tokens lost", extra={"accountId": account_id})
+        self._mark_needs_reconnection(account, reason, now)
+        return None
+
+    def _mark_needs_reconnection(
+        self, account: TikTokAccountRecord, reason: str, now: datetime
+    ) -> None:
+        for attempt in range(1, self.config.token_save_attempts + 1):
+            try:
+                self.p.store.mark_needs_reconnection(account, reason, now)
+                self.metrics.events.append("AccountNeedsReconnection")
+                return
+            except Exception:
+                if attempt == self.config.token_save_attempts:
+                    logger.exception(
+                        "could not mark the account as needing reconnection",
+                        extra={"accountId": account.accountId},
+                    )
+                    return
+                self.clock.sleep(self.config.token_save_backoff_seconds * 2 ** (attempt - 1))
+
+    def _release_refresh_lease(self, account: TikTokAccountRecord, lease: str) -> None:
+        try:
+            self.p.store.release_refresh_lease(account, lease)
+        except Exception:  # it runs out by itself in refresh_lease_seconds
+            logger.exception("could not release the refresh lease")
 
     def _decrypt(self, account: TikTokAccountRecord, purpose: str) -> str:
         cipher_text = (
@@ -612,3 +872,14 @@ class _PublishRun:
 
 def _rejected(reason: str | None) -> str:
     return f"TikTok rejected the video: {reason or 'no reason given'}"
+
+
+def _never_confirmed(post: ScheduleRecord, detail: str) -> str:
+    return (
+        f"TikTok never confirmed publish {post.tiktokPublishId} ({detail}); it may still appear"
+        " on TikTok. Re-activating the post checks TikTok again; it never posts the video twice"
+    )
+
+
+def _needs_reconnection(reason: str) -> str:
+    return f"the TikTok account needs to be reconnected: {reason}"

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from post_scheduler.domain.time_rules import check_publish_time, schedule_fire_time
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Publishing details a post loses when it becomes pending again (a new publish starts afresh).
+# Publishing details a post loses when it becomes pending again for a new publish (only when it
+# holds no TikTok publish id, or TikTok said that publish FAILED or cannot complete).
 _PUBLISH_STATE_RESET = {
     "claimedAt": None,
     "claimToken": None,
@@ -46,11 +47,24 @@ _PUBLISH_STATE_RESET = {
     "chunkSize": None,
     "totalChunkCount": None,
     "uploadedBytes": None,
+    "uploadCompletedAt": None,
+    "publishOutcome": None,
+    "sweepRearms": 0,
     "publishAttempts": 0,
     "executedAt": None,
     "failedAt": None,
     "failureReason": None,
     "lastError": None,
+    "cancelledAt": None,
+}
+# What a post holding a TikTok publish id drops when re-activated to be reconciled: the claim
+# and the ending, never the publish id or its upload state.
+_RECONCILE_RESET = {
+    "claimToken": None,
+    "leaseExpiresAt": None,
+    "sweepRearms": 0,
+    "executedAt": None,
+    "failedAt": None,
     "cancelledAt": None,
 }
 
@@ -142,14 +156,19 @@ class ScheduleService:
         current = self._get_owned(user_id, schedule_id)
         if current.status == "executed":
             raise Conflict("the post has already been published and cannot be changed")
-        if current.status == "publishing":
+        target = request.status or ("pending" if current.status == "pending" else current.status)
+        if current.status == "publishing" and not (
+            target == "pending" and _reconcilable(current, now)
+        ):
             raise Conflict("the post is being published right now and cannot be changed")
 
-        target = request.status or ("pending" if current.status == "pending" else current.status)
         new_time = request.scheduledPublishTime or current.scheduledPublishTime
         time_moved = new_time != current.scheduledPublishTime
-        if request.scheduledPublishTime is not None or (
-            target == "pending" and current.status != "pending"
+        if current.holds_publish and (time_moved or target == "cancelled"):
+            raise _handed_to_tiktok(current)
+        if not current.holds_publish and (
+            request.scheduledPublishTime is not None
+            or (target == "pending" and current.status != "pending")
         ):
             self._check_time(new_time, now)
 
@@ -172,9 +191,9 @@ class ScheduleService:
             if target == "pending":
                 return self._edit_pending(current, changes, time_moved, now)
             return self._end_pending(current, target, changes, now)
-        # cancelled or failed
+        # cancelled, failed, or publishing with an unconfirmed outcome
         if target == "pending":
-            return self._reactivate(current, changes, now)
+            return self.reactivate(current, new_time, now, changes)
         if target == "executed":
             raise Conflict("only a pending post can be marked executed")
         updated = current.model_copy(update={**changes, "status": target})
@@ -190,6 +209,7 @@ class ScheduleService:
     ) -> ScheduleRecord:
         if time_moved:
             changes["version"] = current.version + 1
+            changes["sweepRearms"] = 0
         updated = current.model_copy(update=changes)
         if _same_content(updated, current):
             return current
@@ -216,25 +236,90 @@ class ScheduleService:
         self._disarm(current)
         return updated
 
-    def _reactivate(
-        self, current: ScheduleRecord, changes: dict[str, object], now: datetime
+    def reactivate(
+        self,
+        current: ScheduleRecord,
+        new_time: datetime | None,
+        now: datetime,
+        changes: dict[str, object] | None = None,
     ) -> ScheduleRecord:
+        """Make a failed or cancelled post pending again (also the retry path).
+
+        A post that holds no TikTok publish id, or whose publish TikTok reported FAILED (or
+        could never complete), gets a new publish at `new_time`. One whose publish id TikTok
+        may still honour (an unconfirmed outcome) is reconciled instead: re-armed at once with
+        its publish id kept, so the publisher resumes the upload or reads TikTok's status and
+        never calls init again; it cannot be re-timed (`new_time` must be None or unchanged).
+        """
+        changes = {"updatedAt": now, "revision": current.revision + 1, **(changes or {})}
+        if current.holds_publish:
+            return self._reconcile(current, new_time, changes, now)
+        publish_at = new_time or current.scheduledPublishTime
+        self._check_time(publish_at, now)
         updated = current.model_copy(
             update={
                 **changes,
                 **_PUBLISH_STATE_RESET,
+                "scheduledPublishTime": publish_at,
                 "status": "pending",
                 "version": current.version + 1,
             }
         )
+        self._take_slot_and_arm(current, updated, now)
+        return updated
+
+    def _reconcile(
+        self,
+        current: ScheduleRecord,
+        new_time: datetime | None,
+        changes: dict[str, object],
+        now: datetime,
+    ) -> ScheduleRecord:
+        if new_time is not None and new_time != current.scheduledPublishTime:
+            raise _handed_to_tiktok(current)
+        if current.status == "publishing" and not _reconcilable(current, now):
+            raise Conflict("the post is being published right now and cannot be changed")
+        updated = current.model_copy(
+            update={
+                **changes,
+                **_RECONCILE_RESET,
+                "scheduledPublishTime": current.scheduledPublishTime,
+                "status": "pending",
+                "version": current.version + 1,
+            }
+        )
+        # The publisher checks TikTok in the coming minute (the post's own time is past).
+        fire_at = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+        if current.status == "publishing":
+            # Still holds its video lock and plan slot: only the post changes.
+            self.table.replace_schedule(updated, expected=current)
+            try:
+                self.scheduler.create(updated.scheduleId, updated.userId, updated.version, fire_at)
+            except DependencyUnavailable:
+                restored = current.model_copy(update={"revision": updated.revision + 1})
+                self._undo(lambda: self.table.replace_schedule(restored, expected=updated), updated)
+                raise
+            return updated
+        self._take_slot_and_arm(current, updated, now, fire_at)
+        return updated
+
+    def _take_slot_and_arm(
+        self,
+        current: ScheduleRecord,
+        updated: ScheduleRecord,
+        now: datetime,
+        fire_at: datetime | None = None,
+    ) -> None:
         self.table.reactivate_schedule(updated, expected=current)
         try:
-            self._arm(updated, now)
+            if fire_at is None:
+                self._arm(updated, now)
+            else:
+                self.scheduler.create(updated.scheduleId, updated.userId, updated.version, fire_at)
         except DependencyUnavailable:
             restored = current.model_copy(update={"revision": updated.revision + 1})
             self._undo(lambda: self.table.release_schedule(restored, expected=updated), updated)
             raise
-        return updated
 
     # --- delete -------------------------------------------------------------------------------
 
@@ -297,6 +382,21 @@ class ScheduleService:
                 "could not undo the table write after a Scheduler failure",
                 extra={"scheduleId": schedule.scheduleId, "userId": schedule.userId},
             )
+
+
+def _reconcilable(post: ScheduleRecord, now: datetime) -> bool:
+    """A publishing post no run holds whose outcome TikTok has not confirmed."""
+    lapsed = post.leaseExpiresAt is None or post.leaseExpiresAt <= now
+    return post.publishOutcome == "unconfirmed" and lapsed
+
+
+def _handed_to_tiktok(post: ScheduleRecord) -> Conflict:
+    return Conflict(
+        f"the video was already handed to TikTok (publish id {post.tiktokPublishId}) and may"
+        " be live there, so the post cannot be re-timed or cancelled; PUT"
+        ' {"status": "pending"} without a new time checks TikTok again',
+        {"tiktokPublishId": post.tiktokPublishId},
+    )
 
 
 def _same_content(a: ScheduleRecord, b: ScheduleRecord) -> bool:

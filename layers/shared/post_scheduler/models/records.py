@@ -17,6 +17,16 @@ VideoStatus = Literal["uploading", "ready", "rejected", "published"]
 # `publishing` is the publisher's claim on a pending post; clients see it as pending.
 FINAL_STATUSES: frozenset[str] = frozenset({"executed", "cancelled", "failed"})
 
+# What is known of a publish TikTok was given (`publishOutcome`):
+# - "unconfirmed": TikTok has (or may have) the whole video but has not said whether it
+#   published it; the post is reconciled from TikTok's status, never published again.
+# - "tiktok_failed": TikTok reported the publish FAILED.
+# - "upload_incomplete": TikTok itself reported holding only part of the video, and the upload
+#   cannot be continued, so TikTok cannot publish it.
+# Only after the last two may a re-activation start a new publish (a new TikTok init).
+PublishOutcomeValue = Literal["unconfirmed", "tiktok_failed", "upload_incomplete"]
+RESTARTABLE_OUTCOMES: frozenset[str] = frozenset({"tiktok_failed", "upload_incomplete"})
+
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -70,6 +80,12 @@ class TikTokAccountRecord(_Record):
     accessTokenExpiresAt: datetime | None = None
     refreshTokenExpiresAt: datetime | None = None
     tokenVersion: int = 0
+    # Set when the account's tokens are unusable until the user reconnects it (the reason).
+    needsReconnection: str | None = None
+    # A short lease one publisher run holds while it refreshes the tokens (refreshes are
+    # serialised per account: TikTok rotates the refresh token on every use).
+    refreshLeaseToken: str | None = None
+    refreshLeaseUntil: datetime | None = None
     createdAt: datetime
     updatedAt: datetime | None = None
 
@@ -104,7 +120,12 @@ class ScheduleRecord(_Record):
     chunkSize: int | None = None
     totalChunkCount: int | None = None
     uploadedBytes: int | None = None
+    # When TikTok acknowledged the last chunk: confirmation waits are measured from here.
+    uploadCompletedAt: datetime | None = None
+    publishOutcome: PublishOutcomeValue | None = None
     publishAttempts: int = 0
+    # How often the sweep re-armed this version of the post (bounded; see domain/sweep.py).
+    sweepRearms: int = 0
     executedAt: datetime | None = None
     failedAt: datetime | None = None
     failureReason: str | None = None
@@ -122,6 +143,14 @@ class ScheduleRecord(_Record):
     @property
     def client_status(self) -> str:
         return "pending" if self.status == "publishing" else self.status
+
+    @property
+    def holds_publish(self) -> bool:
+        """True while TikTok holds (or may hold) this post's video under `tiktokPublishId`:
+        then no path may call TikTok's init again for it."""
+        return self.tiktokPublishId is not None and (
+            self.publishOutcome not in RESTARTABLE_OUTCOMES
+        )
 
     @property
     def caption(self) -> str:

@@ -71,6 +71,9 @@ class ScheduledVideo(BaseModel):
     publishStartedAt: str | None = None
     executedAt: str | None = None
     failureReason: str | None = None
+    # "unconfirmed": TikTok has (or may have) the video under `tiktokPublishId` but has not said
+    # whether it is published; the post is checked again and never posted twice.
+    publishOutcome: str | None = None
 
     @classmethod
     def of(
@@ -81,6 +84,8 @@ class ScheduledVideo(BaseModel):
     ) -> ScheduledVideo:
         def when(value: Any) -> str | None:
             return None if value is None else format_utc(value)
+
+        unconfirmed = schedule.publishOutcome == "unconfirmed" and schedule.status != "executed"
 
         return cls(
             id=schedule.scheduleId,
@@ -101,10 +106,15 @@ class ScheduledVideo(BaseModel):
             options=schedule.postOptions,
             createdAt=format_utc(schedule.createdAt),
             updatedAt=format_utc(schedule.updatedAt),
-            tiktokPublishId=schedule.tiktokPublishId if schedule.status == "executed" else None,
+            tiktokPublishId=(
+                schedule.tiktokPublishId if schedule.status == "executed" or unconfirmed else None
+            ),
             publishStartedAt=when(schedule.publishStartedAt),
             executedAt=when(schedule.executedAt),
-            failureReason=schedule.failureReason if schedule.status == "failed" else None,
+            failureReason=(
+                schedule.failureReason if schedule.status == "failed" or unconfirmed else None
+            ),
+            publishOutcome=schedule.publishOutcome if schedule.status != "executed" else None,
         )
 
     def public(self) -> dict[str, Any]:
