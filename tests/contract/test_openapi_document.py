@@ -72,6 +72,8 @@ OWN_STATUSES = {
     ("PUT", "/api/v1/schedule/{scheduleId}"): {403, 404, 409, 422},
     ("DELETE", "/api/v1/schedule/{scheduleId}"): {404, 409},
     ("GET", "/api/v1/schedule/upcoming"): set(),
+    ("GET", "/api/v1/schedule/{scheduleId}"): {404},
+    ("GET", "/api/v1/schedule/quota"): set(),
     ("GET", "/api/v1/videos"): set(),
     ("POST", "/api/v1/videos"): set(),
     ("GET", "/api/v1/videos/{videoId}"): {404},

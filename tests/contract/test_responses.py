@@ -231,8 +231,19 @@ def _videos_accounts_and_keys(api: Checked, tiktok_stub: TikTokStub) -> None:
     api("DELETE", f"/api/v1/api-keys/{key['keyId']}", user=user, expect=404)
 
 
+def _beyond_the_reference(api: Checked) -> None:
+    user = api.stack.user("basic")
+    schedule_id = user.scheduled()
+    api("GET", f"/api/v1/schedule/{schedule_id}", user=user)
+    user.mark(schedule_id, "publishing", uploadedBytes=1024, videoSizeBytes=4096)
+    assert api("GET", f"/api/v1/schedule/{schedule_id}", user=user)["data"]["upload"]
+    api("GET", f"/api/v1/schedule/{user.user_id}", user=user, expect=404)
+    api("GET", "/api/v1/schedule/quota", user=user)
+
+
 def test_every_operation_answers_as_documented(api: Checked, tiktok_stub: TikTokStub) -> None:
     _scheduling(api)
+    _beyond_the_reference(api)
     _videos_accounts_and_keys(api, tiktok_stub)
     succeeded = {(method, path) for method, path, status in api.seen if status == 200}
     assert succeeded == set(api.document.operations)

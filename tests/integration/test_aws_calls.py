@@ -246,3 +246,48 @@ def test_every_call_is_allowed_by_the_functions_policy(
                 missing.append((function, action, resource))
     assert missing == []
     assert ("CreateScheduleFunction", "dynamodb:DeleteItem") in seen  # the undo was exercised
+
+
+# --- the endpoints beyond the reference ----------------------------------------------------------
+
+
+def test_calls_of_one_post_and_quota(stack: AwsStack, recorded: FunctionCalls) -> None:
+    user = stack.user("basic")
+    schedule_id = user.scheduled()
+    assert kept(
+        recorded,
+        lambda: assert_ok(user.call("GET", f"/api/v1/schedule/{schedule_id}")),
+        "GetScheduleFunction",
+    ) == ["dynamodb.GetItem", "dynamodb.BatchGetItem"]
+    assert kept(
+        recorded,
+        lambda: assert_error(
+            user.call("GET", f"/api/v1/schedule/{user.user_id}"), 404, "NOT_FOUND"
+        ),
+        "GetScheduleFunction",
+    ) == ["dynamodb.GetItem"]
+    assert kept(
+        recorded, lambda: assert_ok(user.call("GET", "/api/v1/schedule/quota")),
+        "ScheduleQuotaFunction",
+    ) == ["dynamodb.GetItem"]  # fmt: skip
+    assert_policies_allow(stack, recorded)
+
+
+def kept(recorded: FunctionCalls, action: Callable[[], Any], function: str) -> list[str]:
+    """As `measure`, but keeps every call recorded, for the policy check at the end."""
+    start = len(recorded.calls)
+    action()
+    calls = FunctionCalls(recorded.stack)
+    calls.calls = recorded.calls[start:]
+    return calls.of(function)
+
+
+def assert_policies_allow(stack: AwsStack, recorded: FunctionCalls) -> None:
+    """Every call recorded so far is allowed by its function's policy."""
+    missing = [
+        (function, action, resource)
+        for function, operation, params in recorded.calls
+        for action, resource in required_permissions(stack, operation, params)
+        if not allowed(stack, function, action, resource)
+    ]
+    assert missing == []

@@ -331,6 +331,8 @@ def test_no_managed_policy_templates_with_broad_rights(document: dict[str, Any])
         ("ListScheduledVideosFunction", {"dynamodb:Query", "dynamodb:BatchGetItem"}),
         ("ListVideosFunction", {"dynamodb:Query"}),
         ("ListTikTokAccountsFunction", {"dynamodb:Query"}),
+        ("GetScheduleFunction", {"dynamodb:GetItem", "dynamodb:BatchGetItem"}),
+        ("ScheduleQuotaFunction", {"dynamodb:GetItem"}),
     ],
 )
 def test_read_only_functions_cannot_write(

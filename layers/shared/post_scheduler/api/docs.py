@@ -297,6 +297,14 @@ SCHEDULED_VIDEO = {
     "createdAt": "2025-01-20T10:30:00.000Z",
     "updatedAt": "2025-01-20T10:30:00.000Z",
 }
+SCHEDULED_POST_DETAIL = {
+    **SCHEDULED_VIDEO,
+    "status": "executed",
+    "attempts": 1,
+    "publishStartedAt": "2025-10-21T14:30:00.012Z",
+    "executedAt": "2025-10-21T14:30:41.300Z",
+    "tiktokPublishId": "v_pub_file~v2-1.7123456789",
+}
 UPCOMING_POST = {
     "scheduleId": SCHEDULE_ID,
     "publishTime": "2025-10-21T14:30:00.000Z",

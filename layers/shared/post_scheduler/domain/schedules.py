@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from post_scheduler.domain.plans import pending_limit
 from post_scheduler.domain.time_rules import check_publish_time, schedule_fire_time
 from post_scheduler.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from post_scheduler.models.fields import TIKTOK_CAPTION_LIMIT, utf16_length
@@ -23,7 +24,12 @@ from post_scheduler.models.requests import (
     PostOptions,
     UpdateScheduleRequest,
 )
-from post_scheduler.models.responses import ScheduledVideo, UpcomingPost
+from post_scheduler.models.responses import (
+    Quota,
+    ScheduledPostDetail,
+    ScheduledVideo,
+    UpcomingPost,
+)
 from post_scheduler.timestamps import utc_now
 
 if TYPE_CHECKING:
@@ -127,6 +133,32 @@ class ScheduleService:
             ScheduledVideo.of(s, videos.get(s.videoId), accounts.get(s.tiktokAccountId))
             for s in schedules
         ]
+
+    def get(self, user_id: str, schedule_id: str) -> ScheduledPostDetail:
+        """One of the user's posts with its whole publishing state."""
+        return self.detail(self._get_owned(user_id, schedule_id))
+
+    def detail(self, schedule: ScheduleRecord) -> ScheduledPostDetail:
+        """A post with its video and account summaries and its publishing state."""
+        videos, accounts = self.table.get_videos_and_accounts(
+            schedule.userId, {schedule.videoId}, {schedule.tiktokAccountId}
+        )
+        return ScheduledPostDetail.of(
+            schedule, videos.get(schedule.videoId), accounts.get(schedule.tiktokAccountId)
+        )
+
+    def quota(self, user_id: str) -> Quota:
+        """The user's plan, its pending-post limit and how much of it is used."""
+        user = self.table.get_user(user_id)
+        if user is None:
+            raise NotFound("user not found")
+        limit = pending_limit(user.plan) or 0
+        return Quota(
+            plan=user.plan,
+            limit=limit,
+            pending=user.pendingCount,
+            remaining=max(limit - user.pendingCount, 0),
+        )
 
     def view(self, schedule: ScheduleRecord) -> ScheduledVideo:
         """One post as the API shows it."""
