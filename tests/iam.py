@@ -32,9 +32,9 @@ def required_permissions(
 ) -> list[tuple[str, str]]:
     """(action, resource ARN) pairs the call `service.Operation` with `params` needs."""
     region, account = stack.template.region, stack.template.account_id
-    table_arn = stack.template.attributes["Table.Arn"]
     service, name = operation.split(".")
     if service == "dynamodb":
+        table_arn = _table_arn(stack, params)
         if name == "TransactWriteItems":
             return [
                 (f"dynamodb:{TRANSACTION_PARTS[next(iter(p))]}", table_arn)
@@ -57,6 +57,16 @@ def required_permissions(
             needed.append(("iam:PassRole", params["Target"]["RoleArn"]))
         return needed
     raise AssertionError(f"unexpected call {operation}")
+
+
+def _table_arn(stack: AwsStack, params: dict[str, Any]) -> str:
+    """The ARN of the template's table a DynamoDB call names."""
+    template = stack.template
+    if name := params.get("TableName"):
+        for logical in template.of_type("AWS::DynamoDB::Table"):
+            if template.physical.get(logical) == name:
+                return template.attributes[f"{logical}.Arn"]
+    return template.attributes["Table.Arn"]  # BatchGetItem and transactions: the main table
 
 
 def statements(stack: AwsStack, function: str) -> list[dict[str, Any]]:

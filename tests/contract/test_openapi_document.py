@@ -59,7 +59,7 @@ ERROR_CODES = {
     409: {"CONFLICT"},
     413: {"PAYLOAD_TOO_LARGE"},
     415: {"UNSUPPORTED_MEDIA_TYPE"},
-    422: {"UNPROCESSABLE_ENTITY"},
+    422: {"UNPROCESSABLE_ENTITY", "IDEMPOTENCY_KEY_REUSED"},
     500: {"INTERNAL_ERROR"},
     503: {"SERVICE_UNAVAILABLE"},
 }
@@ -75,7 +75,7 @@ OWN_STATUSES = {
     ("GET", "/api/v1/schedule/{scheduleId}"): {404},
     ("GET", "/api/v1/schedule/quota"): set(),
     ("GET", "/api/v1/videos"): set(),
-    ("POST", "/api/v1/videos"): set(),
+    ("POST", "/api/v1/videos"): {409, 422},  # Idempotency-Key in flight / reused
     ("GET", "/api/v1/videos/{videoId}"): {404},
     ("POST", "/api/v1/videos/{videoId}/complete"): {404, 409},
     ("DELETE", "/api/v1/videos/{videoId}"): {404, 409},

@@ -273,6 +273,64 @@ def test_calls_of_one_post_and_quota(stack: AwsStack, recorded: FunctionCalls) -
     assert_policies_allow(stack, recorded)
 
 
+def test_calls_of_idempotency_keys(stack: AwsStack, recorded: FunctionCalls) -> None:
+    user = stack.user("basic")
+    body = {
+        "videoId": user.video(),
+        "tiktokAccountId": user.account(),
+        "scheduledPublishTime": future(),
+    }
+    headers = {"Idempotency-Key": "calls-1"}
+    create = "CreateScheduleFunction"
+    # The key's record in progress, the create, the record completed.
+    assert kept(
+        recorded,
+        lambda: assert_ok(user.call("POST", "/api/v1/schedule/create", body, headers=headers)),
+        create,
+    ) == ["dynamodb.PutItem", TX_CREATE, "scheduler.CreateSchedule", "dynamodb.UpdateItem"]
+    # A replay: one conditional PutItem that fails and returns the stored answer.
+    assert kept(
+        recorded,
+        lambda: assert_ok(user.call("POST", "/api/v1/schedule/create", body, headers=headers)),
+        create,
+    ) == ["dynamodb.PutItem"]
+    # A server error deletes the record so that the key can be retried.
+    with failing_aws_call("scheduler", "CreateSchedule"):
+        other = {**body, "videoId": user.video()}
+        assert kept(
+            recorded,
+            lambda: assert_error(
+                user.call(
+                    "POST", "/api/v1/schedule/create", other, headers={"Idempotency-Key": "x"}
+                ),
+                503,
+                "SERVICE_UNAVAILABLE",
+            ),
+            create,
+        ) == [
+            "dynamodb.PutItem",
+            TX_CREATE,
+            "scheduler.CreateSchedule",
+            "dynamodb.TransactWriteItems[Delete,Update,Update]",
+            "dynamodb.DeleteItem",
+        ]
+    schedule_id = user.scheduled()
+    kept(
+        recorded,
+        lambda: assert_ok(
+            user.call("PUT", f"/api/v1/schedule/{schedule_id}", {"title": "t"}, headers=headers)
+        ),
+        "UpdateScheduleFunction",
+    )
+    video = {"title": "Clip", "sizeBytes": 1024, "contentType": "video/mp4"}
+    assert kept(
+        recorded,
+        lambda: assert_ok(user.call("POST", "/api/v1/videos", video, headers=headers)),
+        "CreateVideoFunction",
+    ) == ["dynamodb.PutItem", "dynamodb.PutItem", "dynamodb.UpdateItem"]
+    assert_policies_allow(stack, recorded)
+
+
 def kept(recorded: FunctionCalls, action: Callable[[], Any], function: str) -> list[str]:
     """As `measure`, but keeps every call recorded, for the policy check at the end."""
     start = len(recorded.calls)

@@ -159,7 +159,8 @@ def test_parameters(document: dict[str, Any]) -> None:
 
 
 def test_table(document: dict[str, Any]) -> None:
-    (name,) = resources_of(document, "AWS::DynamoDB::Table")
+    assert set(resources_of(document, "AWS::DynamoDB::Table")) == {"Table", "IdempotencyTable"}
+    name = "Table"
     table = props(document, name)
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -171,6 +172,15 @@ def test_table(document: dict[str, Any]) -> None:
     assert [k["AttributeName"] for k in indexes["UserIndex"]["KeySchema"]] == ["gsi1pk", "gsi1sk"]
     assert [k["AttributeName"] for k in indexes["DueIndex"]["KeySchema"]] == ["dueShard", "dueAt"]
     assert document["Resources"][name].get("DeletionPolicy") == "Retain"
+
+
+def test_idempotency_table(document: dict[str, Any]) -> None:
+    """Powertools' default layout: `id` key, TTL on `expiration` (records live 24 hours)."""
+    table = props(document, "IdempotencyTable")
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["id"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
 
 
 def test_bucket_is_private_encrypted_and_tls_only(document: dict[str, Any]) -> None:

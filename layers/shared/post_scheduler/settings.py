@@ -19,6 +19,7 @@ class Settings:
     """Everything a function needs to know about where it runs."""
 
     table_name: str
+    idempotency_table: str
     schedule_group: str
     publisher_arn: str
     scheduler_role_arn: str
@@ -49,6 +50,7 @@ def get_settings() -> Settings:
     env = os.environ.get
     return Settings(
         table_name=env("TABLE_NAME", "post-scheduler"),
+        idempotency_table=env("IDEMPOTENCY_TABLE", "post-scheduler-idempotency"),
         schedule_group=env("SCHEDULE_GROUP", "post-scheduler"),
         publisher_arn=env("PUBLISHER_FUNCTION_ARN", ""),
         scheduler_role_arn=env("SCHEDULER_ROLE_ARN", ""),

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from post_scheduler.settings import get_settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     from post_scheduler.adapters.publication_store import PublicationStore
     from post_scheduler.adapters.scheduler import PublishScheduler
     from post_scheduler.adapters.table import SchedulingTable
@@ -56,6 +58,18 @@ def schedule_service() -> ScheduleService:
         scheduling_table(),
         publish_scheduler(),
         TimeRules(settings.min_schedule_lead_seconds, settings.max_schedule_horizon_days),
+    )
+
+
+@cache
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    """Powertools' idempotency records, in their own table (its own TTL attribute)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from post_scheduler.adapters.aws import aws_client
+
+    return DynamoDBPersistenceLayer(
+        get_settings().idempotency_table, boto3_client=aws_client("dynamodb")
     )
 
 
@@ -193,6 +207,7 @@ def reset() -> None:
         scheduling_table,
         publish_scheduler,
         schedule_service,
+        idempotency_store,
         authorizer,
         publication_store,
         post_publisher,

@@ -105,7 +105,8 @@ _ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
     409: (
         "ConflictResponse",
         "The request conflicts with the item's state, e.g. the video already has a pending"
-        " schedule or was published, or the post was executed or is being published.",
+        " schedule or was published, or the post was executed or is being published, or a"
+        " request with the same Idempotency-Key is still being processed.",
         {"CONFLICT": "the video already has a pending scheduled post"},
     ),
     413: (
@@ -121,8 +122,14 @@ _ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
     422: (
         "UnprocessableEntityResponse",
         "The publish time is in the past, closer than the minimum lead (15 minutes by default)"
-        " or beyond the deployment's horizon; or the video is not ready to publish.",
-        {"UNPROCESSABLE_ENTITY": "scheduledPublishTime must be at least 900 seconds from now"},
+        " or beyond the deployment's horizon; or the video is not ready to publish"
+        " (UNPROCESSABLE_ENTITY). The Idempotency-Key was used before with a different request"
+        " (IDEMPOTENCY_KEY_REUSED).",
+        {
+            "UNPROCESSABLE_ENTITY": "scheduledPublishTime must be at least 900 seconds from now",
+            "IDEMPOTENCY_KEY_REUSED": "this Idempotency-Key was already used with a different"
+            " request; use a new key for a new request",
+        },
     ),
     500: (
         "InternalErrorResponse",
