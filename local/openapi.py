@@ -113,6 +113,17 @@ REPLAYED_HEADER = {
 }
 
 
+def _optional_body(operation: dict[str, Any]) -> None:
+    """An optional body (`Model | None`) is the model's schema, not required: JSON `null` is
+    not a body this API takes (every body is an object)."""
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    variants = content.get("schema", {}).get("anyOf", [])
+    refs = [v for v in variants if "$ref" in v]
+    if len(variants) == 2 and len(refs) == 1 and {"type": "null"} in variants:
+        content["schema"] = refs[0]
+        operation["requestBody"]["required"] = False
+
+
 def _make_idempotent(operation: dict[str, Any]) -> None:
     """Document the Idempotency-Key header, its replay header and its 409/422 answers."""
     from post_scheduler.api import docs
@@ -193,6 +204,7 @@ def build_document(template: Template | None = None) -> dict[str, Any]:
                 if method in paths.get(path, {}):
                     raise DocumentError(f"{method.upper()} {path} is documented twice")
                 _drop_powertools_validation(operation)
+                _optional_body(operation)
                 if idempotent:
                     _make_idempotent(operation)
                 operation["responses"] = dict(sorted(operation["responses"].items()))

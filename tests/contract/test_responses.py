@@ -239,6 +239,14 @@ def _beyond_the_reference(api: Checked) -> None:
     assert api("GET", f"/api/v1/schedule/{schedule_id}", user=user)["data"]["upload"]
     api("GET", f"/api/v1/schedule/{user.user_id}", user=user, expect=404)
     api("GET", "/api/v1/schedule/quota", user=user)
+    user.mark(schedule_id, "failed", failureReason="spam risk")
+    api("POST", f"/api/v1/schedule/{schedule_id}/retry", user=user)
+    api("POST", f"/api/v1/schedule/{schedule_id}/retry", user=user, expect=409)
+    api("POST", f"/api/v1/schedule/{user.user_id}/retry", {}, user=user, expect=404)
+    failed = user.scheduled()
+    user.mark(failed, "failed", failureReason="spam risk")
+    past = {"scheduledPublishTime": "2025-10-21T14:30:00Z"}
+    api("POST", f"/api/v1/schedule/{failed}/retry", past, user=user, expect=422)
 
 
 def test_every_operation_answers_as_documented(api: Checked, tiktok_stub: TikTokStub) -> None:

@@ -273,6 +273,44 @@ def test_calls_of_one_post_and_quota(stack: AwsStack, recorded: FunctionCalls) -
     assert_policies_allow(stack, recorded)
 
 
+def _failed(stack: AwsStack, user: Any) -> str:
+    """A post that failed after its schedule fired (and so deleted itself)."""
+    schedule_id: str = user.scheduled()
+    user.mark(schedule_id, "failed", failureReason="x")
+    stack.scheduler.delete_schedule(
+        Name=f"post-{schedule_id}", GroupName=stack.environment["SCHEDULE_GROUP"]
+    )
+    return schedule_id
+
+
+def test_calls_of_retry(stack: AwsStack, recorded: FunctionCalls) -> None:
+    user = stack.user("basic")
+    schedule_id = _failed(stack, user)
+    retry = "RetryScheduleFunction"
+    path = f"/api/v1/schedule/{schedule_id}/retry"
+    # Read the post, re-activate it (the create's transaction), arm it, read the details.
+    assert kept(recorded, lambda: assert_ok(user.call("POST", path)), retry) == [
+        "dynamodb.GetItem",
+        TX_CREATE,
+        "scheduler.CreateSchedule",
+        "dynamodb.BatchGetItem",
+    ]
+    assert kept(
+        recorded, lambda: assert_error(user.call("POST", path), 409, "CONFLICT"), retry
+    ) == ["dynamodb.GetItem"]
+    # The undo path: the Scheduler fails, the re-activation is released again.
+    other = _failed(stack, user)
+    with failing_aws_call("scheduler", "CreateSchedule"):
+        kept(
+            recorded,
+            lambda: assert_error(
+                user.call("POST", f"/api/v1/schedule/{other}/retry"), 503, "SERVICE_UNAVAILABLE"
+            ),
+            retry,
+        )
+    assert_policies_allow(stack, recorded)
+
+
 def test_calls_of_idempotency_keys(stack: AwsStack, recorded: FunctionCalls) -> None:
     user = stack.user("basic")
     body = {

@@ -248,7 +248,12 @@ def test_only_create_and_update_may_pass_the_scheduler_role(document: dict[str, 
     for name in resources_of(document, "AWS::Serverless::Function"):
         for statement in _function_statements(document, name):
             if "iam:PassRole" in _actions(statement):
-                assert name in ("CreateScheduleFunction", "UpdateScheduleFunction", "SweepFunction")
+                assert name in (
+                    "CreateScheduleFunction",
+                    "UpdateScheduleFunction",
+                    "RetryScheduleFunction",
+                    "SweepFunction",
+                )
                 assert statement["Resource"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
                 assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == (
                     "scheduler.amazonaws.com"

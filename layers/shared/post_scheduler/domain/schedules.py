@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from post_scheduler.domain.plans import pending_limit
@@ -22,6 +22,7 @@ from post_scheduler.models.records import ScheduleRecord
 from post_scheduler.models.requests import (
     CreateScheduleRequest,
     PostOptions,
+    RetryScheduleRequest,
     UpdateScheduleRequest,
 )
 from post_scheduler.models.responses import (
@@ -267,6 +268,36 @@ class ScheduleService:
             self._undo(lambda: self.table.release_schedule(restored, expected=updated), updated)
             raise
         return updated
+
+    # --- retry --------------------------------------------------------------------------------
+
+    def retry(
+        self, user_id: str, schedule_id: str, request: RetryScheduleRequest | None
+    ) -> ScheduleRecord:
+        """A failed post back to pending, at the given time or as soon as the minimum lead
+        allows; through the same re-activation as a PUT (plan limit, video lock, and whatever
+        re-activation does with a publish TikTok already started)."""
+        now = self.clock()
+        current = self._get_owned(user_id, schedule_id)
+        if current.status != "failed":
+            raise Conflict(
+                f"only a failed post can be retried (this one is {current.client_status})",
+                {"status": current.client_status},
+            )
+        publish_at = request.scheduledPublishTime if request else None
+        if publish_at is None:
+            earliest = now + timedelta(seconds=max(self.rules.min_lead_seconds, 1))
+            # Whole seconds, rounded up, so the default is never short of the minimum lead.
+            publish_at = earliest.replace(microsecond=0) + timedelta(
+                seconds=1 if earliest.microsecond else 0
+            )
+        self._check_time(publish_at, now)
+        changes: dict[str, object] = {
+            "updatedAt": now,
+            "revision": current.revision + 1,
+            "scheduledPublishTime": publish_at,
+        }
+        return self._reactivate(current, changes, now)
 
     # --- delete -------------------------------------------------------------------------------
 
