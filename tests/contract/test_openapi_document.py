@@ -87,6 +87,10 @@ OWN_STATUSES = {
     ("POST", "/api/v1/api-keys"): {409},
     ("GET", "/api/v1/api-keys"): set(),
     ("DELETE", "/api/v1/api-keys/{keyId}"): {404},
+    ("POST", "/api/v1/webhooks"): {409, 422},
+    ("GET", "/api/v1/webhooks"): set(),
+    ("DELETE", "/api/v1/webhooks/{webhookId}"): {404},
+    ("GET", "/api/v1/webhooks/{webhookId}/deliveries"): {404},
 }
 
 

@@ -248,6 +248,15 @@ def _beyond_the_reference(api: Checked) -> None:
     past = {"scheduledPublishTime": "2025-10-21T14:30:00Z"}
     api("POST", f"/api/v1/schedule/{failed}/retry", past, user=user, expect=422)
 
+    hook = {"url": "https://93.184.216.34/hooks", "events": ["schedule.failed"]}
+    created = api("POST", "/api/v1/webhooks", hook, user=user)["data"]
+    api("POST", "/api/v1/webhooks", {**hook, "url": "https://10.0.0.1/x"}, user=user, expect=422)
+    api("GET", "/api/v1/webhooks", user=user)
+    api("GET", f"/api/v1/webhooks/{created['id']}/deliveries", user=user, query={"limit": 1})
+    api("DELETE", f"/api/v1/webhooks/{created['id']}", user=user)
+    api("DELETE", f"/api/v1/webhooks/{created['id']}", user=user, expect=404)
+    api("GET", f"/api/v1/webhooks/{created['id']}/deliveries", user=user, expect=404)
+
 
 def test_every_operation_answers_as_documented(api: Checked, tiktok_stub: TikTokStub) -> None:
     _scheduling(api)

@@ -372,3 +372,25 @@ CONNECT_START = {
     "redirectUri": "https://api.example.com/api/v1/tiktok-accounts/callback",
     "expiresAt": "2025-01-20T10:40:00.000Z",
 }
+
+
+WEBHOOK_ID = "2f1c9a40-7d3e-4b6a-9c51-8e0f4d2b7a16"
+WEBHOOK = {
+    "id": WEBHOOK_ID,
+    "url": "https://hooks.example.com/tiktok-posts",
+    "events": ["schedule.executed", "schedule.failed"],
+    "createdAt": "2025-01-20T10:40:00.000Z",
+}
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - a documentation example
+DELIVERY = {
+    "eventId": "msg_5f0e3c1a9b7d4e2f8a6c0b1d3e5f7a9c",
+    "type": "schedule.executed",
+    "scheduleId": SCHEDULE_ID,
+    "status": "pending",
+    "attempt": 2,
+    "responseStatus": 500,
+    "time": "2025-10-21T14:30:47.000Z",
+    "nextAttemptAt": "2025-10-21T14:35:47.000Z",
+    "error": "HTTP 500",
+    "occurredAt": "2025-10-21T14:30:41.300Z",
+}
