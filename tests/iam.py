@@ -45,8 +45,13 @@ def required_permissions(
         return [(f"dynamodb:{name}", table_arn)]
     if service == "s3":
         return [(S3_ACTIONS[name], f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
+    if service == "sqs":
+        queue = params["QueueUrl"].rstrip("/").rsplit("/", 1)[1]
+        action = {"SendMessageBatch": "SendMessage"}.get(name, name)
+        return [(f"sqs:{action}", f"arn:aws:sqs:{region}:{account}:{queue}")]
     if service == "kms":
-        return [(f"kms:{name}", params["KeyId"])]
+        # Decrypt names no key: the ciphertext does (the project has one key).
+        return [(f"kms:{name}", params.get("KeyId") or stack.template.attributes["TokenKey.Arn"])]
     if service == "ssm":
         return [("ssm:GetParameter", f"arn:aws:ssm:{region}:{account}:parameter{params['Name']}")]
     if service == "scheduler":

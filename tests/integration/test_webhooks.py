@@ -564,3 +564,79 @@ def test_deliveries_are_paged_newest_first(
         )
     )
     assert [d["scheduleId"] for d in page + rest] == list(reversed(ids))
+
+
+# --- AWS calls and the functions' policies --------------------------------------------------------
+
+
+def test_calls_of_the_webhook_functions(
+    hooks: Webhooks, basic: User, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.iam import allowed, required_permissions
+    from tests.support import FunctionCallRecorder
+
+    stack = hooks.stack
+    recorder = FunctionCallRecorder()
+    recorder.watch(stack.gateway.runner, monkeypatch)
+    clients = [aws_client(s) for s in ("dynamodb", "sqs", "kms")]
+    for client in clients:
+        client.meta.events.register("before-parameter-build", recorder.record)
+    try:
+
+        def calls(action: Any, function: str) -> list[str]:
+            start = len(recorder.calls)
+            action()
+            return [op for name, op, _ in recorder.calls[start:] if name == function]
+
+        created: list[Any] = []
+        assert calls(
+            lambda: created.append(assert_ok(register(basic, receiver.url))),
+            "CreateWebhookFunction",
+        ) == ["kms.Encrypt", "dynamodb.TransactWriteItems"]
+        webhook_id = created[0]["id"]
+        assert calls(lambda: assert_ok(basic.call("GET", HOOKS)), "ListWebhooksFunction") == [
+            "dynamodb.Query"
+        ]
+        hooks.records()
+        executed(basic)
+        assert calls(hooks.emit, "WebhookEventsFunction") == [
+            "dynamodb.Query",
+            "dynamodb.BatchGetItem",
+            "dynamodb.PutItem",
+            "sqs.SendMessageBatch",
+        ]
+        receiver.statuses = [500]
+        assert calls(hooks.deliver, "WebhookDeliveryFunction") == [
+            "dynamodb.GetItem",
+            "dynamodb.GetItem",
+            "kms.Decrypt",
+            "dynamodb.UpdateItem",
+            "sqs.ChangeMessageVisibility",
+        ]
+        assert calls(hooks.deliver, "WebhookDeliveryFunction") == [
+            "dynamodb.GetItem",
+            "dynamodb.GetItem",
+            "kms.Decrypt",
+            "dynamodb.UpdateItem",
+        ]
+        assert calls(
+            lambda: assert_ok(basic.call("GET", f"{HOOKS}/{webhook_id}/deliveries")),
+            "ListWebhookDeliveriesFunction",
+        ) == ["dynamodb.GetItem", "dynamodb.Query"]
+        assert calls(
+            lambda: assert_ok(basic.call("DELETE", f"{HOOKS}/{webhook_id}")),
+            "DeleteWebhookFunction",
+        ) == ["dynamodb.TransactWriteItems"]
+        for _ in range(10):
+            assert_ok(register(basic, receiver.url))
+        assert_error(register(basic, receiver.url), 409, "CONFLICT")
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-parameter-build", recorder.record)
+    missing = [
+        (function, action, resource)
+        for function, operation, params in recorder.calls
+        for action, resource in required_permissions(stack, operation, params)
+        if not allowed(stack, function, action, resource)
+    ]
+    assert missing == []
