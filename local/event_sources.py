@@ -6,6 +6,10 @@
 - `SQS`: the queue is polled and the function invoked synchronously with a real SQS event
   batch, as an event source mapping does; processed messages are deleted, a failed batch stays
   for the queue's visibility timeout and redrive policy (`ReportBatchItemFailures` honoured).
+- `DynamoDB`: the table's stream is read from the latest record on, and the function invoked
+  synchronously with batches of its records (after the event's `FilterCriteria`, whose
+  value-list patterns are matched), as an event source mapping does; a failed batch is retried
+  up to `MaximumRetryAttempts` times, then skipped.
 - `S3`: the bucket gets a notification configuration (moto delivers S3's event
   notifications to a queue of the local stack's) and the function is invoked asynchronously
   with each S3 event, as S3 invokes it.
@@ -223,6 +227,91 @@ class SqsPoller(threading.Thread):
         return ids
 
 
+class StreamPoller(threading.Thread):
+    """One `DynamoDB` event of a function: an event source mapping on the table's stream."""
+
+    def __init__(
+        self,
+        template: Template,
+        runner: FunctionRunner,
+        stop: threading.Event,
+        function: str,
+        properties: dict[str, Any],
+    ) -> None:
+        super().__init__(name=f"stream-{function}", daemon=True)
+        self.runner = runner
+        self.stop = stop
+        self.function = function
+        self.stream_arn = str(properties["Stream"])
+        self.batch_size = int(properties.get("BatchSize", 100))
+        self.retries = int(properties.get("MaximumRetryAttempts", 2))
+        filters = (properties.get("FilterCriteria") or {}).get("Filters") or []
+        self.patterns = [json.loads(f["Pattern"]) for f in filters]
+        self.client = boto3.client("dynamodbstreams", region_name=template.region)
+        shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        self.iterators = {
+            shard["ShardId"]: self.client.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
+            for shard in shards["Shards"]
+        }
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                records: list[dict[str, Any]] = []
+                for shard, iterator in list(self.iterators.items()):
+                    response = self.client.get_records(ShardIterator=iterator, Limit=1000)
+                    self.iterators[shard] = response["NextShardIterator"]
+                    records.extend(response["Records"])
+                wanted = [r for r in records if self._matches(r)]
+                for start in range(0, len(wanted), self.batch_size):
+                    self._deliver(wanted[start : start + self.batch_size])
+            except Exception:
+                if self.stop.is_set():
+                    return
+                logger.exception("%s: reading %s failed", self.function, self.stream_arn)
+            self.stop.wait(0.25)
+
+    def _matches(self, record: dict[str, Any]) -> bool:
+        return not self.patterns or any(_pattern_matches(p, record) for p in self.patterns)
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        event = {
+            "Records": [
+                {**r, "eventSource": "aws:dynamodb", "eventSourceARN": self.stream_arn}
+                for r in records
+            ]
+        }
+        for attempt in range(self.retries + 1):
+            try:
+                self.runner.invoke(self.function, event)
+                return
+            except Exception as exc:
+                logger.warning(
+                    "%s failed on %d stream record(s) (attempt %d): %s",
+                    self.function,
+                    len(records),
+                    attempt + 1,
+                    exc,
+                )
+                if self.stop.wait(1):
+                    return
+        logger.error("%s: skipped %d stream record(s) after retries", self.function, len(records))
+
+
+def _pattern_matches(pattern: Any, value: Any) -> bool:
+    """An event filter pattern's subset the template uses: nested objects whose leaves are
+    lists of allowed values."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            key in value and _pattern_matches(inner, value[key]) for key, inner in pattern.items()
+        )
+    if isinstance(pattern, list):
+        return value in pattern
+    return bool(pattern == value)
+
+
 class BucketNotifications(threading.Thread):
     """A function's `S3` event, as SAM wires it: a notification configuration on the bucket.
     moto's S3 sends its event notifications to SQS queues (its Lambda target needs Docker), so
@@ -333,6 +422,10 @@ def start_event_sources(
             props = template.resolve(event.get("Properties", {}))
             if props.get("Enabled", True):
                 threads.append(SqsPoller(template, runner, stop, function, props))
+        for event in template.function_events(function, "DynamoDB").values():
+            props = template.resolve(event.get("Properties", {}))
+            if props.get("Enabled", True):
+                threads.append(StreamPoller(template, runner, stop, function, props))
     subscriptions = [
         BucketNotifications(
             template, invoker, stop, function, name, template.resolve(event.get("Properties", {}))
