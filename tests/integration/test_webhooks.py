@@ -622,7 +622,7 @@ def test_calls_of_the_webhook_functions(
         assert calls(
             lambda: assert_ok(basic.call("GET", f"{HOOKS}/{webhook_id}/deliveries")),
             "ListWebhookDeliveriesFunction",
-        ) == ["dynamodb.GetItem", "dynamodb.Query"]
+        ) == ["dynamodb.Query", "dynamodb.GetItem"]
         assert calls(
             lambda: assert_ok(basic.call("DELETE", f"{HOOKS}/{webhook_id}")),
             "DeleteWebhookFunction",

@@ -212,7 +212,7 @@ class SchedulingTable:
         user_id, schedule_id = schedule.userId, schedule.scheduleId
         items = [
             self._lock_video_item(user_id, schedule.videoId, schedule_id),
-            self._account_exists_item(user_id, schedule.tiktokAccountId),
+            self._account_exists_item(user_id, schedule.tiktokAccountId, schedule.updatedAt),
             self._count_pending_item(user_id),
             {
                 "Put": {
@@ -240,12 +240,21 @@ class SchedulingTable:
             }
         }
 
-    def _account_exists_item(self, user_id: str, account_id: str) -> dict[str, Any]:
+    def _account_exists_item(self, user_id: str, account_id: str, now: datetime) -> dict[str, Any]:
+        # Pre-flight: the account's tokens can still be refreshed now (a revoked grant has none;
+        # an expired refresh token cannot; a valid access token still works). Each publish
+        # rotates the refresh token, so its expiry now, not at a far publish time, is the rule.
         return {
             "ConditionCheck": {
                 "TableName": self.name,
                 "Key": account_key(user_id, account_id),
-                "ConditionExpression": "attribute_exists(pk)",
+                "ConditionExpression": (
+                    "attribute_exists(pk) AND size(refreshTokenCipher) > :zero AND ("
+                    " refreshTokenExpiresAt > :now OR accessTokenExpiresAt > :now"
+                    " OR attribute_not_exists(refreshTokenExpiresAt))"
+                ),
+                "ExpressionAttributeValues": expression_values(zero=0, now=now),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
 
@@ -288,7 +297,19 @@ class SchedulingTable:
         if failed[0] and video_old is None:
             return NotFound("video not found")
         if failed[1]:
-            return NotFound("TikTok account not found")
+            account_old = reasons[1].get("Item")
+            if account_old is None:
+                return NotFound("TikTok account not found")
+            account = from_item(account_old)
+            return Unprocessable(
+                "the TikTok account's authorization has expired or was revoked, so the post"
+                " could not be published; reconnect the account, then schedule again",
+                {
+                    "reason": "TIKTOK_AUTHORIZATION_EXPIRED",
+                    "tiktokAccountId": account.get("accountId"),
+                    "refreshTokenExpiresAt": account.get("refreshTokenExpiresAt"),
+                },
+            )
         if failed[0] and video_old is not None:
             video = from_item(video_old)
             if video.get("status") == "published":
@@ -352,7 +373,7 @@ class SchedulingTable:
         user_id, schedule_id = schedule.userId, schedule.scheduleId
         items = [
             self._lock_video_item(user_id, schedule.videoId, schedule_id),
-            self._account_exists_item(user_id, schedule.tiktokAccountId),
+            self._account_exists_item(user_id, schedule.tiktokAccountId, schedule.updatedAt),
             self._count_pending_item(user_id),
             {
                 "Put": {

@@ -110,9 +110,10 @@ class WebhookService:
     def deliveries(
         self, user_id: str, webhook_id: str, limit: int, page_token: str | None
     ) -> tuple[list[DeliveryView], str | None]:
+        # The page token is checked (400) before the webhook's existence (404).
+        found, token = self.store.list_deliveries(user_id, webhook_id, limit, page_token)
         if self.store.get(user_id, webhook_id) is None:
             raise NotFound("webhook not found")
-        found, token = self.store.list_deliveries(user_id, webhook_id, limit, page_token)
         return [DeliveryView.of(d) for d in found], token
 
 
