@@ -413,7 +413,12 @@ CASES = [
     retry("retry-unknown-field", 400, V, '{"status": "pending"}'),
     retry("retry-number-time", 400, V, '{"scheduledPublishTime": 1761057000}'),
     retry("retry-other-offset", 400, V, '{"scheduledPublishTime": "2027-01-01T10:00:00+01:00"}'),
-    retry("retry-not-failed-first", 409, "CONFLICT", '{"scheduledPublishTime": "2025-10-21T14:30:00Z"}'),
+    retry(
+        "retry-not-failed-first",
+        409,
+        "CONFLICT",
+        '{"scheduledPublishTime": "2025-10-21T14:30:00Z"}',
+    ),
     retry("retry-text-plain", 415, MEDIA_TYPE, "{}", content_type="text/plain"),
     retry("retry-over-limit", 413, TOO_LARGE, json.dumps({"x": "a" * LIMIT})),
     Bad("retry-10k-id", "POST", f"/api/v1/schedule/{LONG_ID}/retry", 400, V, "{}"),
