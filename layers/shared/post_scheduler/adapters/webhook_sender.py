@@ -80,7 +80,7 @@ class UrlGuard:
         except ValueError:
             try:
                 addresses = self.resolve(host, port)
-            except (OSError, UnicodeError):
+            except (OSError, UnicodeError, ValueError):  # ValueError: e.g. a NUL in the name
                 raise UnsafeTarget(f"the host {host[:100]!r} does not resolve") from None
         if not addresses:
             raise UnsafeTarget(f"the host {host[:100]!r} does not resolve")
