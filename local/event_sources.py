@@ -6,7 +6,7 @@
 - `SQS`: the queue is polled and the function invoked synchronously with a real SQS event
   batch, as an event source mapping does; processed messages are deleted, a failed batch stays
   for the queue's visibility timeout and redrive policy (`ReportBatchItemFailures` honoured).
-- `DynamoDB`: the table's stream is read from the latest record on, and the function invoked
+- `DynamoDB`: the table's stream is read from the stack's start on, and the function invoked
   synchronously with batches of its records (after the event's `FilterCriteria`, whose
   value-list patterns are matched), as an event source mapping does; a failed batch is retried
   up to `MaximumRetryAttempts` times, then skipped.
@@ -248,22 +248,45 @@ class StreamPoller(threading.Thread):
         filters = (properties.get("FilterCriteria") or {}).get("Filters") or []
         self.patterns = [json.loads(f["Pattern"]) for f in filters]
         self.client = boto3.client("dynamodbstreams", region_name=template.region)
-        shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
-        self.iterators = {
-            shard["ShardId"]: self.client.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
-            )["ShardIterator"]
-            for shard in shards["Shards"]
-        }
+        # Each poll asks for a fresh iterator after the last record seen: moto replaces a
+        # table's objects (its stream shard too) when a transaction fails, which leaves an
+        # older iterator reading a shard nothing is added to any more.
+        self.last_seen: dict[str, str | None] = {}
+        for shard in self._shards():
+            records = self._read(shard, None)
+            self.last_seen[shard] = records[-1]["dynamodb"]["SequenceNumber"] if records else None
+
+    def _shards(self) -> list[str]:
+        description = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        return [str(shard["ShardId"]) for shard in description["Shards"]]
+
+    def _read(self, shard: str, after: str | None) -> list[dict[str, Any]]:
+        position: dict[str, Any] = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+            if after
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        iterator = self.client.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard, **position
+        )["ShardIterator"]
+        records: list[dict[str, Any]] = []
+        while iterator:
+            response = self.client.get_records(ShardIterator=iterator, Limit=1000)
+            records.extend(response["Records"])
+            if not response["Records"]:
+                break
+            iterator = response.get("NextShardIterator")
+        return records
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
                 records: list[dict[str, Any]] = []
-                for shard, iterator in list(self.iterators.items()):
-                    response = self.client.get_records(ShardIterator=iterator, Limit=1000)
-                    self.iterators[shard] = response["NextShardIterator"]
-                    records.extend(response["Records"])
+                for shard in self._shards():
+                    found = self._read(shard, self.last_seen.get(shard))
+                    if found:
+                        self.last_seen[shard] = found[-1]["dynamodb"]["SequenceNumber"]
+                    records.extend(found)
                 wanted = [r for r in records if self._matches(r)]
                 for start in range(0, len(wanted), self.batch_size):
                     self._deliver(wanted[start : start + self.batch_size])

@@ -68,6 +68,18 @@ def test_a_published_post_is_announced_signed_and_retried(
     hook = registered.json()["data"]
     receiver.statuses = [500]
     video, account = _ready_video_and_account(local_stack)
+    # A cancelled transaction first (moto then replaces the table's stream shard).
+    refused = local_stack.call(
+        "POST",
+        "/api/v1/schedule/create",
+        PLAN,
+        json={
+            "videoId": video,
+            "tiktokAccountId": "no-such-account",
+            "scheduledPublishTime": _at(3600),
+        },
+    )
+    assert refused.status_code == 404, refused.text
     created = local_stack.call(
         "POST",
         "/api/v1/schedule/create",

@@ -81,12 +81,9 @@ class Webhooks:
         table = harness_client("dynamodb").describe_table(TableName=stack.table.name)["Table"]
         self.stream_arn = table["LatestStreamArn"]
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
-        self.iterators = [
-            self.streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
-            )["ShardIterator"]
-            for shard in shards["Shards"]
-        ]
+        # The last record seen per shard; each read asks for a fresh iterator after it (moto
+        # replaces a table's stream shard when a transaction fails, stranding old iterators).
+        self.last_seen: dict[str, str | None] = {s["ShardId"]: None for s in shards["Shards"]}
         self.queue_url = stack.environment["WEBHOOK_QUEUE_URL"]
         self.sqs = harness_client("sqs")
         self.visibility: list[int] = []
@@ -100,12 +97,21 @@ class Webhooks:
 
     def records(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for index, iterator in enumerate(self.iterators):
-            response = self.streams.get_records(ShardIterator=iterator)
-            self.iterators[index] = response["NextShardIterator"]
+        for shard, after in self.last_seen.items():
+            position: dict[str, Any] = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+                if after
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard, **position
+            )["ShardIterator"]
+            records = self.streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+            if records:
+                self.last_seen[shard] = records[-1]["dynamodb"]["SequenceNumber"]
             found.extend(
                 {**r, "eventSourceARN": self.stream_arn, "eventSource": "aws:dynamodb"}
-                for r in response["Records"]
+                for r in records
             )
         return found
 
@@ -493,6 +499,19 @@ def test_after_the_last_retry_the_delivery_is_failed(
     )
     assert hooks.visibility == [5, 300, 1800, 7200, 18000, 36000]
     assert hooks.queued() == 0
+
+
+def test_events_still_come_after_a_failed_transaction(
+    hooks: Webhooks, basic: User, receiver: Receiver
+) -> None:
+    """moto restores a table's objects when a transaction fails; the stream must go on."""
+    assert_ok(register(basic, receiver.url))
+    hooks.records()
+    video, account = basic.video(), basic.account()
+    assert_ok(basic.create(video, account))
+    assert_error(basic.create(video, account), 409, "CONFLICT")  # a cancelled transaction
+    executed(basic)
+    assert hooks.emit() == 1
 
 
 def test_a_repeated_stream_record_queues_nothing_twice(
