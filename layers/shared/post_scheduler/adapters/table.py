@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -643,6 +644,7 @@ class SchedulingTable:
         reason: str | None,
         etag: str | None,
         now: datetime,
+        duration_seconds: float | None = None,
     ) -> VideoFileRecord | None:
         """Move an `uploading` video to `ready` (or `rejected` with a reason). None when the
         video is gone or was already decided (S3 events may arrive twice)."""
@@ -651,6 +653,9 @@ class SchedulingTable:
         if accepted:
             sets += ["readyAt = :now", "objectETag = :etag"]
             values.update(status="ready", now=now, etag=etag or "")
+            if duration_seconds is not None:
+                sets.append("durationSeconds = :duration")
+                values["duration"] = Decimal(str(round(duration_seconds, 3)))
         else:
             sets.append("statusReason = :reason")
             values.update(status="rejected", reason=reason or "rejected")

@@ -122,8 +122,10 @@ _ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
     422: (
         "UnprocessableEntityResponse",
         "The publish time is in the past, closer than the minimum lead (15 minutes by default)"
-        " or beyond the deployment's horizon; or the video is not ready to publish"
-        " (UNPROCESSABLE_ENTITY). The Idempotency-Key was used before with a different request"
+        " or beyond the deployment's horizon; the video is not ready to publish; the TikTok"
+        " account's authorization expired or was revoked (`details.reason`"
+        " TIKTOK_AUTHORIZATION_EXPIRED); or a webhook URL is refused (UNPROCESSABLE_ENTITY)."
+        " The Idempotency-Key was used before with a different request"
         " (IDEMPOTENCY_KEY_REUSED).",
         {
             "UNPROCESSABLE_ENTITY": "scheduledPublishTime must be at least 900 seconds from now",
