@@ -8,6 +8,10 @@
   for the queue's visibility timeout and redrive policy (`ReportBatchItemFailures` honoured).
   SQS delivers at least once: with the duplicate-delivery probability a processed message is
   not deleted but made visible again a moment later, so it comes once more (same message id).
+- `DynamoDB`: the table's stream is read from the stack's start on, and the function invoked
+  synchronously with batches of its records (after the event's `FilterCriteria`, whose
+  value-list patterns are matched), as an event source mapping does; a failed batch is retried
+  up to `MaximumRetryAttempts` times, then skipped.
 - `S3`: the bucket gets a notification configuration (moto delivers S3's event
   notifications to a queue of the local stack's) and the function is invoked asynchronously
   with each S3 event, as S3 invokes it.
@@ -255,6 +259,114 @@ class SqsPoller(threading.Thread):
         return ids
 
 
+class StreamPoller(threading.Thread):
+    """One `DynamoDB` event of a function: an event source mapping on the table's stream."""
+
+    def __init__(
+        self,
+        template: Template,
+        runner: FunctionRunner,
+        stop: threading.Event,
+        function: str,
+        properties: dict[str, Any],
+    ) -> None:
+        super().__init__(name=f"stream-{function}", daemon=True)
+        self.runner = runner
+        self.stop = stop
+        self.function = function
+        self.stream_arn = str(properties["Stream"])
+        self.batch_size = int(properties.get("BatchSize", 100))
+        self.retries = int(properties.get("MaximumRetryAttempts", 2))
+        filters = (properties.get("FilterCriteria") or {}).get("Filters") or []
+        self.patterns = [json.loads(f["Pattern"]) for f in filters]
+        self.client = boto3.client("dynamodbstreams", region_name=template.region)
+        # Each poll asks for a fresh iterator after the last record seen: moto replaces a
+        # table's objects (its stream shard too) when a transaction fails, which leaves an
+        # older iterator reading a shard nothing is added to any more.
+        self.last_seen: dict[str, str | None] = {}
+        for shard in self._shards():
+            records = self._read(shard, None)
+            self.last_seen[shard] = records[-1]["dynamodb"]["SequenceNumber"] if records else None
+
+    def _shards(self) -> list[str]:
+        description = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        return [str(shard["ShardId"]) for shard in description["Shards"]]
+
+    def _read(self, shard: str, after: str | None) -> list[dict[str, Any]]:
+        position: dict[str, Any] = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+            if after
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
+        iterator = self.client.get_shard_iterator(
+            StreamArn=self.stream_arn, ShardId=shard, **position
+        )["ShardIterator"]
+        records: list[dict[str, Any]] = []
+        while iterator:
+            response = self.client.get_records(ShardIterator=iterator, Limit=1000)
+            records.extend(response["Records"])
+            if not response["Records"]:
+                break
+            iterator = response.get("NextShardIterator")
+        return records
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                records: list[dict[str, Any]] = []
+                for shard in self._shards():
+                    found = self._read(shard, self.last_seen.get(shard))
+                    if found:
+                        self.last_seen[shard] = found[-1]["dynamodb"]["SequenceNumber"]
+                    records.extend(found)
+                wanted = [r for r in records if self._matches(r)]
+                for start in range(0, len(wanted), self.batch_size):
+                    self._deliver(wanted[start : start + self.batch_size])
+            except Exception:
+                if self.stop.is_set():
+                    return
+                logger.exception("%s: reading %s failed", self.function, self.stream_arn)
+            self.stop.wait(0.25)
+
+    def _matches(self, record: dict[str, Any]) -> bool:
+        return not self.patterns or any(_pattern_matches(p, record) for p in self.patterns)
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        event = {
+            "Records": [
+                {**r, "eventSource": "aws:dynamodb", "eventSourceARN": self.stream_arn}
+                for r in records
+            ]
+        }
+        for attempt in range(self.retries + 1):
+            try:
+                self.runner.invoke(self.function, event)
+                return
+            except Exception as exc:
+                logger.warning(
+                    "%s failed on %d stream record(s) (attempt %d): %s",
+                    self.function,
+                    len(records),
+                    attempt + 1,
+                    exc,
+                )
+                if self.stop.wait(1):
+                    return
+        logger.error("%s: skipped %d stream record(s) after retries", self.function, len(records))
+
+
+def _pattern_matches(pattern: Any, value: Any) -> bool:
+    """An event filter pattern's subset the template uses: nested objects whose leaves are
+    lists of allowed values."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            key in value and _pattern_matches(inner, value[key]) for key, inner in pattern.items()
+        )
+    if isinstance(pattern, list):
+        return value in pattern
+    return bool(pattern == value)
+
+
 class BucketNotifications(threading.Thread):
     """A function's `S3` event, as SAM wires it: a notification configuration on the bucket.
     moto's S3 sends its event notifications to SQS queues (its Lambda target needs Docker), so
@@ -368,6 +480,10 @@ def start_event_sources(
                 threads.append(
                     SqsPoller(template, runner, stop, function, props, invoker.duplicates)
                 )
+        for event in template.function_events(function, "DynamoDB").values():
+            props = template.resolve(event.get("Properties", {}))
+            if props.get("Enabled", True):
+                threads.append(StreamPoller(template, runner, stop, function, props))
     subscriptions = [
         BucketNotifications(
             template, invoker, stop, function, name, template.resolve(event.get("Properties", {}))

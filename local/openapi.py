@@ -85,7 +85,54 @@ def _function_documents(template: Template) -> dict[str, dict[str, Any]]:
             title="part", version="0", openapi_version="3.1.0"
         )
         documents[function] = json.loads(schema)
+        if apis[0].idempotency_scope is not None:
+            documents[function]["idempotent"] = True
     return documents
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe (IETF httpapi draft, The Idempotency-Key HTTP Header Field): 1-255"
+        " printable ASCII characters, bare or as a quoted structured-field string, unique per"
+        " request, kept 24 hours per caller. The same key with the same request answers the"
+        " first response again (with `Idempotent-Replayed: true`) and changes nothing; with a"
+        " different request it is 422 IDEMPOTENCY_KEY_REUSED; while the first request still"
+        " runs, 409. Server errors (5xx) are not kept, so they may be retried with the key."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    "example": "8e03978e-40d5-43e8-bc93-6894a57f9324",
+}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer of an earlier request with the key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
+def _optional_body(operation: dict[str, Any]) -> None:
+    """An optional body (`Model | None`) is the model's schema, not required: JSON `null` is
+    not a body this API takes (every body is an object)."""
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    variants = content.get("schema", {}).get("anyOf", [])
+    refs = [v for v in variants if "$ref" in v]
+    if len(variants) == 2 and len(refs) == 1 and {"type": "null"} in variants:
+        content["schema"] = refs[0]
+        operation["requestBody"]["required"] = False
+
+
+def _make_idempotent(operation: dict[str, Any]) -> None:
+    """Document the Idempotency-Key header, its replay header and its 409/422 answers."""
+    from post_scheduler.api import docs
+
+    operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+    for response in operation["responses"].values():
+        response["headers"] = REPLAYED_HEADER
+    for status, response in docs.errors(409, 422).items():
+        operation["responses"].setdefault(str(status), response)
 
 
 def _merge_schemas(target: dict[str, Any], source: dict[str, Any], origin: str) -> None:
@@ -142,6 +189,7 @@ def build_document(template: Template | None = None) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     schemas: dict[str, Any] = {}
     for function, part in _function_documents(template).items():
+        idempotent = part.pop("idempotent", False)
         for path, item in part.get("paths", {}).items():
             for method, operation in item.items():
                 route = routes.get((method, path))
@@ -156,6 +204,9 @@ def build_document(template: Template | None = None) -> dict[str, Any]:
                 if method in paths.get(path, {}):
                     raise DocumentError(f"{method.upper()} {path} is documented twice")
                 _drop_powertools_validation(operation)
+                _optional_body(operation)
+                if idempotent:
+                    _make_idempotent(operation)
                 operation["responses"] = dict(sorted(operation["responses"].items()))
                 if route.public:
                     operation["security"] = []

@@ -53,6 +53,9 @@ def _table_arguments(template: Template, name: str, props: dict[str, Any]) -> di
         ]
     if props.get("SSESpecification", {}).get("SSEEnabled"):
         arguments["SSESpecification"] = {"Enabled": True}
+    if props.get("StreamSpecification"):
+        view = props["StreamSpecification"]["StreamViewType"]
+        arguments["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view}
     return arguments
 
 
@@ -144,6 +147,9 @@ class _Provisioner:
         template.attributes[f"{logical}.Arn"] = (
             f"arn:aws:dynamodb:{template.region}:{template.account_id}:table/{name}"
         )
+        if "StreamSpecification" in arguments:
+            description = self.dynamodb.describe_table(TableName=name)["Table"]
+            template.attributes[f"{logical}.StreamArn"] = description["LatestStreamArn"]
 
     def bucket(self, logical: str, name: str, resource: dict[str, Any]) -> None:
         template = self.template

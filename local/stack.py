@@ -31,7 +31,13 @@ AWS_ENVIRONMENT = {
 }
 # Powertools settings for a process without the X-Ray daemon and CloudWatch, kept unless the
 # developer sets them: no traces, and no metric records interleaved with the logs.
-LOCAL_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "1"}
+LOCAL_DEFAULTS = {
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_METRICS_DISABLED": "1",
+    # Webhook receivers on this machine (http to loopback), retried within seconds.
+    "WEBHOOK_ALLOW_LOOPBACK_HTTP": "true",
+    "WEBHOOK_RETRY_DELAYS": "1,2,2,3,3,3",
+}
 # Function settings a developer may override locally (the template's value otherwise).
 OVERRIDABLE = {"POWERTOOLS_LOG_LEVEL"}
 STUB_CLIENT_KEY = "local-client-key"

@@ -32,9 +32,9 @@ def required_permissions(
 ) -> list[tuple[str, str]]:
     """(action, resource ARN) pairs the call `service.Operation` with `params` needs."""
     region, account = stack.template.region, stack.template.account_id
-    table_arn = stack.template.attributes["Table.Arn"]
     service, name = operation.split(".")
     if service == "dynamodb":
+        table_arn = _table_arn(stack, params)
         if name == "TransactWriteItems":
             return [
                 (f"dynamodb:{TRANSACTION_PARTS[next(iter(p))]}", table_arn)
@@ -48,8 +48,13 @@ def required_permissions(
         if params.get("VersionId") and action in ("s3:GetObject", "s3:DeleteObject"):
             action += "Version"  # a call naming a version needs the ...Version permission
         return [(action, f"arn:aws:s3:::{params['Bucket']}/{params['Key']}")]
+    if service == "sqs":
+        queue = params["QueueUrl"].rstrip("/").rsplit("/", 1)[1]
+        action = {"SendMessageBatch": "SendMessage"}.get(name, name)
+        return [(f"sqs:{action}", f"arn:aws:sqs:{region}:{account}:{queue}")]
     if service == "kms":
-        return [(f"kms:{name}", params["KeyId"])]
+        # Decrypt names no key: the ciphertext does (the project has one key).
+        return [(f"kms:{name}", params.get("KeyId") or stack.template.attributes["TokenKey.Arn"])]
     if service == "ssm":
         return [(f"ssm:{name}", f"arn:aws:ssm:{region}:{account}:parameter{params['Name']}")]
     if service == "scheduler":
@@ -60,6 +65,16 @@ def required_permissions(
             needed.append(("iam:PassRole", params["Target"]["RoleArn"]))
         return needed
     raise AssertionError(f"unexpected call {operation}")
+
+
+def _table_arn(stack: AwsStack, params: dict[str, Any]) -> str:
+    """The ARN of the template's table a DynamoDB call names."""
+    template = stack.template
+    if name := params.get("TableName"):
+        for logical in template.of_type("AWS::DynamoDB::Table"):
+            if template.physical.get(logical) == name:
+                return template.attributes[f"{logical}.Arn"]
+    return template.attributes["Table.Arn"]  # BatchGetItem and transactions: the main table
 
 
 def statements(stack: AwsStack, function: str) -> list[dict[str, Any]]:

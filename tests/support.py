@@ -264,6 +264,11 @@ class User:
                 openId=fields.pop("openId", f"open-{account_id[:8]}"),
                 username=fields.pop("username", "my_tiktok_handle"),
                 displayName=fields.pop("displayName", "My TikTok Name"),
+                # A connected account: a refresh token good for a year (as TikTok grants).
+                refreshTokenCipher=fields.pop("refreshTokenCipher", "refresh-token-ciphertext"),
+                refreshTokenExpiresAt=fields.pop(
+                    "refreshTokenExpiresAt", datetime.now(UTC) + timedelta(days=365)
+                ),
                 createdAt=datetime.now(UTC),
                 **fields,
             )

@@ -7,7 +7,7 @@ from post_scheduler.models.responses import CreatedSchedule
 from post_scheduler.observability import count, logger, tracer
 from post_scheduler.wiring import schedule_service
 
-api = JsonApi()
+api = JsonApi(idempotency_scope="create_schedule")
 
 DESCRIPTION = (
     "Schedule a video for future publication: one of your `ready` videos to one of your TikTok"

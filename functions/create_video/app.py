@@ -6,7 +6,7 @@ from post_scheduler.models.videos import CreateVideoRequest, VideoView
 from post_scheduler.observability import count, logger, tracer
 from post_scheduler.wiring import video_service
 
-api = JsonApi()
+api = JsonApi(idempotency_scope="create_video")
 
 
 @api.routes.post(

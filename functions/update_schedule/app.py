@@ -9,7 +9,7 @@ from post_scheduler.observability import count, logger, tracer
 from post_scheduler.timestamps import utc_now
 from post_scheduler.wiring import schedule_service
 
-api = JsonApi()
+api = JsonApi(idempotency_scope="update_schedule")
 
 
 @api.routes.put(

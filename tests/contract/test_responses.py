@@ -232,8 +232,36 @@ def _videos_accounts_and_keys(api: Checked, tiktok_stub: TikTokStub) -> None:
     api("DELETE", f"/api/v1/api-keys/{key['keyId']}", user=user, expect=404)
 
 
+def _beyond_the_reference(api: Checked) -> None:
+    user = api.stack.user("basic")
+    schedule_id = user.scheduled()
+    api("GET", f"/api/v1/schedule/{schedule_id}", user=user)
+    user.mark(schedule_id, "publishing", uploadedBytes=1024, videoSizeBytes=4096)
+    assert api("GET", f"/api/v1/schedule/{schedule_id}", user=user)["data"]["upload"]
+    api("GET", f"/api/v1/schedule/{user.user_id}", user=user, expect=404)
+    api("GET", "/api/v1/schedule/quota", user=user)
+    user.mark(schedule_id, "failed", failureReason="spam risk")
+    api("POST", f"/api/v1/schedule/{schedule_id}/retry", user=user)
+    api("POST", f"/api/v1/schedule/{schedule_id}/retry", user=user, expect=409)
+    api("POST", f"/api/v1/schedule/{user.user_id}/retry", {}, user=user, expect=404)
+    failed = user.scheduled()
+    user.mark(failed, "failed", failureReason="spam risk")
+    past = {"scheduledPublishTime": "2025-10-21T14:30:00Z"}
+    api("POST", f"/api/v1/schedule/{failed}/retry", past, user=user, expect=422)
+
+    hook = {"url": "https://93.184.216.34/hooks", "events": ["schedule.failed"]}
+    created = api("POST", "/api/v1/webhooks", hook, user=user)["data"]
+    api("POST", "/api/v1/webhooks", {**hook, "url": "https://10.0.0.1/x"}, user=user, expect=422)
+    api("GET", "/api/v1/webhooks", user=user)
+    api("GET", f"/api/v1/webhooks/{created['id']}/deliveries", user=user, query={"limit": 1})
+    api("DELETE", f"/api/v1/webhooks/{created['id']}", user=user)
+    api("DELETE", f"/api/v1/webhooks/{created['id']}", user=user, expect=404)
+    api("GET", f"/api/v1/webhooks/{created['id']}/deliveries", user=user, expect=404)
+
+
 def test_every_operation_answers_as_documented(api: Checked, tiktok_stub: TikTokStub) -> None:
     _scheduling(api)
+    _beyond_the_reference(api)
     _videos_accounts_and_keys(api, tiktok_stub)
     succeeded = {(method, path) for method, path, status in api.seen if status == 200}
     assert succeeded == set(api.document.operations)

@@ -246,3 +246,144 @@ def test_every_call_is_allowed_by_the_functions_policy(
                 missing.append((function, action, resource))
     assert missing == []
     assert ("CreateScheduleFunction", "dynamodb:DeleteItem") in seen  # the undo was exercised
+
+
+# --- the endpoints beyond the reference ----------------------------------------------------------
+
+
+def test_calls_of_one_post_and_quota(stack: AwsStack, recorded: FunctionCalls) -> None:
+    user = stack.user("basic")
+    schedule_id = user.scheduled()
+    assert kept(
+        recorded,
+        lambda: assert_ok(user.call("GET", f"/api/v1/schedule/{schedule_id}")),
+        "GetScheduleFunction",
+    ) == ["dynamodb.GetItem", "dynamodb.BatchGetItem"]
+    assert kept(
+        recorded,
+        lambda: assert_error(
+            user.call("GET", f"/api/v1/schedule/{user.user_id}"), 404, "NOT_FOUND"
+        ),
+        "GetScheduleFunction",
+    ) == ["dynamodb.GetItem"]
+    assert kept(
+        recorded, lambda: assert_ok(user.call("GET", "/api/v1/schedule/quota")),
+        "ScheduleQuotaFunction",
+    ) == ["dynamodb.GetItem"]  # fmt: skip
+    assert_policies_allow(stack, recorded)
+
+
+def _failed(stack: AwsStack, user: Any) -> str:
+    """A post that failed after its schedule fired (and so deleted itself)."""
+    schedule_id: str = user.scheduled()
+    user.mark(schedule_id, "failed", failureReason="x")
+    stack.scheduler.delete_schedule(
+        Name=f"post-{schedule_id}", GroupName=stack.environment["SCHEDULE_GROUP"]
+    )
+    return schedule_id
+
+
+def test_calls_of_retry(stack: AwsStack, recorded: FunctionCalls) -> None:
+    user = stack.user("basic")
+    schedule_id = _failed(stack, user)
+    retry = "RetryScheduleFunction"
+    path = f"/api/v1/schedule/{schedule_id}/retry"
+    # Read the post, re-activate it (the create's transaction), arm it, read the details.
+    assert kept(recorded, lambda: assert_ok(user.call("POST", path)), retry) == [
+        "dynamodb.GetItem",
+        TX_CREATE,
+        "scheduler.CreateSchedule",
+        "dynamodb.BatchGetItem",
+    ]
+    assert kept(
+        recorded, lambda: assert_error(user.call("POST", path), 409, "CONFLICT"), retry
+    ) == ["dynamodb.GetItem"]
+    # The undo path: the Scheduler fails, the re-activation is released again.
+    other = _failed(stack, user)
+    with failing_aws_call("scheduler", "CreateSchedule"):
+        kept(
+            recorded,
+            lambda: assert_error(
+                user.call("POST", f"/api/v1/schedule/{other}/retry"), 503, "SERVICE_UNAVAILABLE"
+            ),
+            retry,
+        )
+    assert_policies_allow(stack, recorded)
+
+
+def test_calls_of_idempotency_keys(stack: AwsStack, recorded: FunctionCalls) -> None:
+    user = stack.user("basic")
+    body = {
+        "videoId": user.video(),
+        "tiktokAccountId": user.account(),
+        "scheduledPublishTime": future(),
+    }
+    headers = {"Idempotency-Key": "calls-1"}
+    create = "CreateScheduleFunction"
+    # The key's record in progress, the create, the record completed.
+    assert kept(
+        recorded,
+        lambda: assert_ok(user.call("POST", "/api/v1/schedule/create", body, headers=headers)),
+        create,
+    ) == ["dynamodb.PutItem", TX_CREATE, "scheduler.CreateSchedule", "dynamodb.UpdateItem"]
+    # A replay: one conditional PutItem that fails and returns the stored answer.
+    assert kept(
+        recorded,
+        lambda: assert_ok(user.call("POST", "/api/v1/schedule/create", body, headers=headers)),
+        create,
+    ) == ["dynamodb.PutItem"]
+    # A server error deletes the record so that the key can be retried.
+    with failing_aws_call("scheduler", "CreateSchedule"):
+        other = {**body, "videoId": user.video()}
+        assert kept(
+            recorded,
+            lambda: assert_error(
+                user.call(
+                    "POST", "/api/v1/schedule/create", other, headers={"Idempotency-Key": "x"}
+                ),
+                503,
+                "SERVICE_UNAVAILABLE",
+            ),
+            create,
+        ) == [
+            "dynamodb.PutItem",
+            TX_CREATE,
+            "scheduler.CreateSchedule",
+            "dynamodb.TransactWriteItems[Delete,Update,Update]",
+            "dynamodb.DeleteItem",
+        ]
+    schedule_id = user.scheduled()
+    kept(
+        recorded,
+        lambda: assert_ok(
+            user.call("PUT", f"/api/v1/schedule/{schedule_id}", {"title": "t"}, headers=headers)
+        ),
+        "UpdateScheduleFunction",
+    )
+    video = {"title": "Clip", "sizeBytes": 1024, "contentType": "video/mp4"}
+    assert kept(
+        recorded,
+        lambda: assert_ok(user.call("POST", "/api/v1/videos", video, headers=headers)),
+        "CreateVideoFunction",
+    ) == ["dynamodb.PutItem", "dynamodb.PutItem", "dynamodb.UpdateItem"]
+    assert_policies_allow(stack, recorded)
+
+
+def kept(recorded: FunctionCalls, action: Callable[[], Any], function: str) -> list[str]:
+    """As `measure`, but keeps every call recorded, for the policy check at the end."""
+    start = len(recorded.calls)
+    action()
+    calls = FunctionCalls(recorded.stack)
+    calls.calls = recorded.calls[start:]
+    return calls.of(function)
+
+
+def assert_policies_allow(stack: AwsStack, recorded: FunctionCalls) -> None:
+    """Every call recorded so far is allowed by its function's policy."""
+    missing = [
+        (function, action, resource)
+        for function, operation, params in recorded.calls
+        for action, resource in required_permissions(stack, operation, params)
+        if not allowed(stack, function, action, resource)
+    ]
+    assert missing == []

@@ -121,6 +121,14 @@ new_video = _on("POST", "/api/v1/videos")
 new_key = _on("POST", "/api/v1/api-keys")
 callback = _on("GET", "/api/v1/tiktok-accounts/callback")
 complete = _on("POST", "/api/v1/tiktok-accounts/connect/complete")
+retry = _on("POST", "/api/v1/schedule/$schedule/retry")
+new_hook = _on("POST", "/api/v1/webhooks")
+
+
+def _hook(**fields: Any) -> str:
+    body = {"url": "https://hooks.example.com/x", "events": ["schedule.failed"], **fields}
+    return json.dumps(body, ensure_ascii=False)
+
 
 CASES = [
     # --- size, nesting, content type, encoding, shape: create ---------------------------------
@@ -397,6 +405,57 @@ CASES = [
     Bad("accounts-token-garbage", "GET", "/api/v1/tiktok-accounts", 400, V, query="nextToken=!!!"),
     Bad("api-keys-limit-negative", "GET", "/api/v1/api-keys", 400, V, query="limit=-5"),
     Bad("api-keys-token-long", "GET", "/api/v1/api-keys", 400, V, query="nextToken=" + "x" * 3000),
+    # --- one post, retry, webhooks ---------------------------------------------------------------
+    Bad("get-10k-id", "GET", f"/api/v1/schedule/{LONG_ID}", 400, V),
+    Bad("get-traversal", "GET", "/api/v1/schedule/..%2F..%2Fapi-keys", 400, V),
+    Bad("get-key-injection", "GET", "/api/v1/schedule/$schedule%23x", 400, V),
+    retry("retry-array", 400, V, "[]"),
+    retry("retry-null", 400, V, "null"),
+    retry("retry-unknown-field", 400, V, '{"status": "pending"}'),
+    retry("retry-number-time", 400, V, '{"scheduledPublishTime": 1761057000}'),
+    retry("retry-other-offset", 400, V, '{"scheduledPublishTime": "2027-01-01T10:00:00+01:00"}'),
+    retry(
+        "retry-not-failed-first",
+        409,
+        "CONFLICT",
+        '{"scheduledPublishTime": "2025-10-21T14:30:00Z"}',
+    ),
+    retry("retry-text-plain", 415, MEDIA_TYPE, "{}", content_type="text/plain"),
+    retry("retry-over-limit", 413, TOO_LARGE, json.dumps({"x": "a" * LIMIT})),
+    Bad("retry-10k-id", "POST", f"/api/v1/schedule/{LONG_ID}/retry", 400, V, "{}"),
+    new_hook("webhook-url-2049", 400, V, _hook(url="https://x.example/" + "a" * 2031)),
+    new_hook("webhook-url-number", 400, V, _hook(url=443)),
+    new_hook("webhook-url-javascript", 400, V, _hook(url="javascript:alert(1)")),
+    new_hook("webhook-url-file", 400, V, _hook(url="file:///etc/passwd")),
+    new_hook("webhook-url-spaces", 400, V, _hook(url="https://a b.example/")),
+    new_hook("webhook-events-string", 400, V, _hook(events="schedule.failed")),
+    new_hook("webhook-events-empty", 400, V, _hook(events=[])),
+    new_hook("webhook-events-unknown", 400, V, _hook(events=["post.*"])),
+    new_hook("webhook-secret-given", 400, V, _hook(secret="whsec_mine")),
+    new_hook("webhook-duplicate-keys", 400, V, _hook()[:-1] + ', "url": "https://b.example/"}'),
+    new_hook("webhook-private-target", 422, UNPROCESSABLE, _hook(url="https://10.0.0.1/x")),
+    new_hook("webhook-metadata-target", 422, UNPROCESSABLE, _hook(url="http://169.254.169.254/")),
+    new_hook("webhook-loopback-target", 422, UNPROCESSABLE, _hook(url="https://127.0.0.1:8080/")),
+    new_hook("webhook-text-plain", 415, MEDIA_TYPE, _hook(), content_type="text/plain"),
+    Bad("webhook-delete-10k-id", "DELETE", f"/api/v1/webhooks/{LONG_ID}", 400, V),
+    Bad("webhook-delete-traversal", "DELETE", "/api/v1/webhooks/..%2F$schedule", 400, V),
+    Bad("deliveries-bad-id", "GET", "/api/v1/webhooks/%2e%2e/deliveries", 400, V),
+    Bad(
+        "deliveries-limit-0",
+        "GET",
+        "/api/v1/webhooks/$schedule/deliveries",
+        400,
+        V,
+        query="limit=0",
+    ),
+    Bad(
+        "deliveries-token-garbage",
+        "GET",
+        "/api/v1/webhooks/$schedule/deliveries",
+        400,
+        V,
+        query="nextToken=%00",
+    ),
     # --- videos ---------------------------------------------------------------------------------
     new_video("video-create-string-size", 400, V, _video(sizeBytes="1024")),
     new_video("video-create-zero-size", 400, V, _video(sizeBytes=0)),

@@ -161,7 +161,8 @@ def test_parameters(document: dict[str, Any]) -> None:
 
 
 def test_table(document: dict[str, Any]) -> None:
-    (name,) = resources_of(document, "AWS::DynamoDB::Table")
+    assert set(resources_of(document, "AWS::DynamoDB::Table")) == {"Table", "IdempotencyTable"}
+    name = "Table"
     table = props(document, name)
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -173,6 +174,15 @@ def test_table(document: dict[str, Any]) -> None:
     assert [k["AttributeName"] for k in indexes["UserIndex"]["KeySchema"]] == ["gsi1pk", "gsi1sk"]
     assert [k["AttributeName"] for k in indexes["DueIndex"]["KeySchema"]] == ["dueShard", "dueAt"]
     assert document["Resources"][name].get("DeletionPolicy") == "Retain"
+
+
+def test_idempotency_table(document: dict[str, Any]) -> None:
+    """Powertools' default layout: `id` key, TTL on `expiration` (records live 24 hours)."""
+    table = props(document, "IdempotencyTable")
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["id"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
 
 
 def test_bucket_is_private_encrypted_and_tls_only(document: dict[str, Any]) -> None:
@@ -240,7 +250,12 @@ def test_only_create_and_update_may_pass_the_scheduler_role(document: dict[str, 
     for name in resources_of(document, "AWS::Serverless::Function"):
         for statement in _function_statements(document, name):
             if "iam:PassRole" in _actions(statement):
-                assert name in ("CreateScheduleFunction", "UpdateScheduleFunction", "SweepFunction")
+                assert name in (
+                    "CreateScheduleFunction",
+                    "UpdateScheduleFunction",
+                    "RetryScheduleFunction",
+                    "SweepFunction",
+                )
                 assert statement["Resource"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
                 assert statement["Condition"]["StringEquals"]["iam:PassedToService"] == (
                     "scheduler.amazonaws.com"
@@ -333,6 +348,8 @@ def test_no_managed_policy_templates_with_broad_rights(document: dict[str, Any])
         ("ListScheduledVideosFunction", {"dynamodb:Query", "dynamodb:BatchGetItem"}),
         ("ListVideosFunction", {"dynamodb:Query"}),
         ("ListTikTokAccountsFunction", {"dynamodb:Query"}),
+        ("GetScheduleFunction", {"dynamodb:GetItem", "dynamodb:BatchGetItem"}),
+        ("ScheduleQuotaFunction", {"dynamodb:GetItem"}),
     ],
 )
 def test_read_only_functions_cannot_write(
@@ -350,9 +367,10 @@ def test_the_upcoming_function_reads_only_the_due_index(document: dict[str, Any]
 # --- hardening ------------------------------------------------------------------------------------
 
 
-# What the code sends to each KMS key (adapters/token_cipher.py, adapters/page_seal.py).
+# What the code sends to each KMS key (adapters/token_cipher.py for TikTok tokens and, through
+# the same cipher, webhook secrets in domain/webhooks.py; adapters/page_seal.py).
 KEY_CONTEXTS = {
-    "TokenKey": {"accountId": None, "purpose": ["access", "refresh"]},
+    "TokenKey": {"accountId": None, "purpose": ["access", "refresh", "webhook-secret"]},
     "PageTokenKey": {"purpose": ["page-token"]},
 }
 CRYPTO = {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncrypt*"}
@@ -363,9 +381,11 @@ def test_kms_keys_allow_cryptography_only_with_the_codes_encryption_context(
 ) -> None:
     from post_scheduler.adapters.page_seal import KmsKeyRing
     from post_scheduler.adapters.token_cipher import TokenCipher
+    from post_scheduler.domain.webhooks import SECRET_PURPOSE
 
     assert set(TokenCipher._context("a", "access")) == set(KEY_CONTEXTS["TokenKey"])
     assert KmsKeyRing.CONTEXT == {"purpose": "page-token"}
+    assert SECRET_PURPOSE in KEY_CONTEXTS["TokenKey"]["purpose"]
     assert set(resources_of(document, "AWS::KMS::Key")) == set(KEY_CONTEXTS)
     for key, context in KEY_CONTEXTS.items():
         statements = props(document, key)["KeyPolicy"]["Statement"]

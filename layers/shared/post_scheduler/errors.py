@@ -63,6 +63,13 @@ class Unprocessable(ApiError):
     code = "UNPROCESSABLE_ENTITY"
 
 
+class IdempotencyKeyReused(ApiError):
+    """The Idempotency-Key was used before with a different request."""
+
+    status_code = 422
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
 class DependencyUnavailable(ApiError):
     """An AWS service we depend on failed; nothing was changed, the client may retry."""
 

@@ -14,11 +14,21 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _delays(raw: str) -> tuple[int, ...]:
+    """Seconds between webhook attempts, e.g. "5,300,1800"; empty: the standard schedule."""
+    if not raw.strip():
+        from post_scheduler.domain.webhooks import RETRY_DELAYS_SECONDS
+
+        return RETRY_DELAYS_SECONDS
+    return tuple(int(part) for part in raw.split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a function needs to know about where it runs."""
 
     table_name: str
+    idempotency_table: str
     schedule_group: str
     publisher_arn: str
     scheduler_role_arn: str
@@ -45,6 +55,10 @@ class Settings:
     video_multipart_threshold_bytes: int
     video_part_size_bytes: int
     video_upload_url_seconds: int
+    webhook_queue_url: str
+    webhook_allow_loopback_http: bool
+    webhook_retry_delays: tuple[int, ...]
+    webhook_timeout_seconds: float
 
 
 @cache
@@ -53,6 +67,7 @@ def get_settings() -> Settings:
     env = os.environ.get
     return Settings(
         table_name=env("TABLE_NAME", "post-scheduler"),
+        idempotency_table=env("IDEMPOTENCY_TABLE", "post-scheduler-idempotency"),
         schedule_group=env("SCHEDULE_GROUP", "post-scheduler"),
         publisher_arn=env("PUBLISHER_FUNCTION_ARN", ""),
         scheduler_role_arn=env("SCHEDULER_ROLE_ARN", ""),
@@ -81,4 +96,10 @@ def get_settings() -> Settings:
         video_multipart_threshold_bytes=_int("VIDEO_MULTIPART_THRESHOLD_BYTES", 100 * _MIB),
         video_part_size_bytes=_int("VIDEO_PART_SIZE_BYTES", 64 * _MIB),
         video_upload_url_seconds=_int("VIDEO_UPLOAD_URL_SECONDS", 3600),
+        webhook_queue_url=env("WEBHOOK_QUEUE_URL", ""),
+        # Only the local stack sets these two: receivers on loopback, retries within seconds.
+        webhook_allow_loopback_http=env("WEBHOOK_ALLOW_LOOPBACK_HTTP", "").strip().lower()
+        == "true",
+        webhook_retry_delays=_delays(env("WEBHOOK_RETRY_DELAYS", "")),
+        webhook_timeout_seconds=float(env("WEBHOOK_TIMEOUT_SECONDS", "") or 10),
     )

@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 from post_scheduler.settings import get_settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from post_scheduler.adapters.delivery_queue import DeliveryQueue
     from post_scheduler.adapters.give_up_queue import GiveUpQueue
     from post_scheduler.adapters.page_seal import TokenSealer
     from post_scheduler.adapters.publication_store import PublicationStore
@@ -17,12 +20,15 @@ if TYPE_CHECKING:
     from post_scheduler.adapters.table import SchedulingTable
     from post_scheduler.adapters.tiktok_client import TikTokClient
     from post_scheduler.adapters.token_cipher import TokenCipher
+    from post_scheduler.adapters.webhook_sender import UrlGuard
+    from post_scheduler.adapters.webhook_store import WebhookStore
     from post_scheduler.auth.authorizer import Authorizer
     from post_scheduler.domain.accounts import AccountService
     from post_scheduler.domain.api_keys import ApiKeyService
     from post_scheduler.domain.publishing import PostPublisher
     from post_scheduler.domain.schedules import ScheduleService
     from post_scheduler.domain.videos import VideoService
+    from post_scheduler.domain.webhooks import WebhookDeliverer, WebhookEvents, WebhookService
 
 
 @cache
@@ -73,6 +79,18 @@ def schedule_service() -> ScheduleService:
         scheduling_table(),
         publish_scheduler(),
         TimeRules(settings.min_schedule_lead_seconds, settings.max_schedule_horizon_days),
+    )
+
+
+@cache
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    """Powertools' idempotency records, in their own table (its own TTL attribute)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from post_scheduler.adapters.aws import aws_client
+
+    return DynamoDBPersistenceLayer(
+        get_settings().idempotency_table, boto3_client=aws_client("dynamodb")
     )
 
 
@@ -189,6 +207,55 @@ def post_publisher() -> PostPublisher:
     )
 
 
+def _url_guard() -> UrlGuard:
+    from post_scheduler.adapters.webhook_sender import UrlGuard
+
+    return UrlGuard(allow_loopback_http=get_settings().webhook_allow_loopback_http)
+
+
+def _webhook_store() -> WebhookStore:
+    from post_scheduler.adapters.webhook_store import WebhookStore
+
+    return WebhookStore(scheduling_table())
+
+
+@cache
+def webhook_service() -> WebhookService:
+    from post_scheduler.domain.webhooks import WebhookService
+
+    return WebhookService(_webhook_store(), token_cipher(), _url_guard())
+
+
+@cache
+def webhook_events() -> WebhookEvents:
+    from post_scheduler.domain.webhooks import WebhookEvents
+
+    return WebhookEvents(scheduling_table(), _webhook_store(), delivery_queue())
+
+
+@cache
+def webhook_deliverer() -> WebhookDeliverer:
+    from post_scheduler.adapters.webhook_sender import send
+    from post_scheduler.domain.webhooks import WebhookDeliverer
+
+    settings = get_settings()
+    return WebhookDeliverer(
+        _webhook_store(),
+        token_cipher(),
+        _url_guard(),
+        send,
+        delays=settings.webhook_retry_delays,
+        timeout_seconds=settings.webhook_timeout_seconds,
+    )
+
+
+@cache
+def delivery_queue() -> DeliveryQueue:
+    from post_scheduler.adapters.delivery_queue import DeliveryQueue
+
+    return DeliveryQueue(get_settings().webhook_queue_url)
+
+
 @dataclass(frozen=True)
 class TikTokAppCredentials:
     """Our TikTok app's client key and secret (never in the template or logs)."""
@@ -224,6 +291,7 @@ def reset() -> None:
         page_token_sealer,
         publish_scheduler,
         schedule_service,
+        idempotency_store,
         authorizer,
         publication_store,
         give_up_queue,
@@ -233,6 +301,10 @@ def reset() -> None:
         api_key_service,
         tiktok_client,
         token_cipher,
+        webhook_service,
+        webhook_events,
+        webhook_deliverer,
+        delivery_queue,
     ):
         factory.cache_clear()
     aws_client.cache_clear()

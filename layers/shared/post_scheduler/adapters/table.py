@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -219,7 +220,7 @@ class SchedulingTable:
         user_id, schedule_id = schedule.userId, schedule.scheduleId
         items = [
             self._lock_video_item(user_id, schedule.videoId, schedule_id),
-            self._account_exists_item(user_id, schedule.tiktokAccountId),
+            self._account_exists_item(user_id, schedule.tiktokAccountId, schedule.updatedAt),
             self._count_pending_item(user_id),
             {
                 "Put": {
@@ -247,12 +248,21 @@ class SchedulingTable:
             }
         }
 
-    def _account_exists_item(self, user_id: str, account_id: str) -> dict[str, Any]:
+    def _account_exists_item(self, user_id: str, account_id: str, now: datetime) -> dict[str, Any]:
+        # Pre-flight: the account's tokens can still be refreshed now (a revoked grant has none;
+        # an expired refresh token cannot; a valid access token still works). Each publish
+        # rotates the refresh token, so its expiry now, not at a far publish time, is the rule.
         return {
             "ConditionCheck": {
                 "TableName": self.name,
                 "Key": account_key(user_id, account_id),
-                "ConditionExpression": "attribute_exists(pk)",
+                "ConditionExpression": (
+                    "attribute_exists(pk) AND size(refreshTokenCipher) > :zero AND ("
+                    " refreshTokenExpiresAt > :now OR accessTokenExpiresAt > :now"
+                    " OR attribute_not_exists(refreshTokenExpiresAt))"
+                ),
+                "ExpressionAttributeValues": expression_values(zero=0, now=now),
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
 
@@ -295,7 +305,19 @@ class SchedulingTable:
         if failed[0] and video_old is None:
             return NotFound("video not found")
         if failed[1]:
-            return NotFound("TikTok account not found")
+            account_old = reasons[1].get("Item")
+            if account_old is None:
+                return NotFound("TikTok account not found")
+            account = from_item(account_old)
+            return Unprocessable(
+                "the TikTok account's authorization has expired or was revoked, so the post"
+                " could not be published; reconnect the account, then schedule again",
+                {
+                    "reason": "TIKTOK_AUTHORIZATION_EXPIRED",
+                    "tiktokAccountId": account.get("accountId"),
+                    "refreshTokenExpiresAt": account.get("refreshTokenExpiresAt"),
+                },
+            )
         if failed[0] and video_old is not None:
             video = from_item(video_old)
             if video.get("status") == "published":
@@ -359,7 +381,7 @@ class SchedulingTable:
         user_id, schedule_id = schedule.userId, schedule.scheduleId
         items = [
             self._lock_video_item(user_id, schedule.videoId, schedule_id),
-            self._account_exists_item(user_id, schedule.tiktokAccountId),
+            self._account_exists_item(user_id, schedule.tiktokAccountId, schedule.updatedAt),
             self._count_pending_item(user_id),
             {
                 "Put": {
@@ -650,6 +672,7 @@ class SchedulingTable:
         etag: str | None,
         now: datetime,
         version_id: str | None = None,
+        duration_seconds: float | None = None,
     ) -> VideoFileRecord | None:
         """Move an `uploading` video to `ready` (or `rejected` with a reason). None when the
         video is gone or was already decided (S3 events may arrive twice)."""
@@ -661,6 +684,9 @@ class SchedulingTable:
             if version_id:
                 sets.append("objectVersionId = :version")
                 values["version"] = version_id
+            if duration_seconds is not None:
+                sets.append("durationSeconds = :duration")
+                values["duration"] = Decimal(str(round(duration_seconds, 3)))
         else:
             sets.append("statusReason = :reason")
             values.update(status="rejected", reason=reason or "rejected")

@@ -104,7 +104,8 @@ _ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
     409: (
         "ConflictResponse",
         "The request conflicts with the item's state, e.g. the video already has a pending"
-        " schedule or was published, or the post was executed or is being published.",
+        " schedule or was published, or the post was executed or is being published, or a"
+        " request with the same Idempotency-Key is still being processed.",
         {"CONFLICT": "the video already has a pending scheduled post"},
     ),
     413: (
@@ -120,8 +121,16 @@ _ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
     422: (
         "UnprocessableEntityResponse",
         "The publish time is in the past, closer than the minimum lead (15 minutes by default)"
-        " or beyond the deployment's horizon; or the video is not ready to publish.",
-        {"UNPROCESSABLE_ENTITY": "scheduledPublishTime must be at least 900 seconds from now"},
+        " or beyond the deployment's horizon; the video is not ready to publish; the TikTok"
+        " account's authorization expired or was revoked (`details.reason`"
+        " TIKTOK_AUTHORIZATION_EXPIRED); or a webhook URL is refused (UNPROCESSABLE_ENTITY)."
+        " The Idempotency-Key was used before with a different request"
+        " (IDEMPOTENCY_KEY_REUSED).",
+        {
+            "UNPROCESSABLE_ENTITY": "scheduledPublishTime must be at least 900 seconds from now",
+            "IDEMPOTENCY_KEY_REUSED": "this Idempotency-Key was already used with a different"
+            " request; use a new key for a new request",
+        },
     ),
     500: (
         "InternalErrorResponse",
@@ -279,6 +288,14 @@ SCHEDULED_VIDEO = {
     "createdAt": "2025-01-20T10:30:00.000Z",
     "updatedAt": "2025-01-20T10:30:00.000Z",
 }
+SCHEDULED_POST_DETAIL = {
+    **SCHEDULED_VIDEO,
+    "status": "executed",
+    "attempts": 1,
+    "publishStartedAt": "2025-10-21T14:30:00.012Z",
+    "executedAt": "2025-10-21T14:30:41.300Z",
+    "tiktokPublishId": "v_pub_file~v2-1.7123456789",
+}
 UPCOMING_POST = {
     "scheduleId": SCHEDULE_ID,
     "publishTime": "2025-10-21T14:30:00.000Z",
@@ -338,4 +355,26 @@ CONNECT_START = {
     "state": "c2F2ZWQtc3RhdGUtdmFsdWUtZXhhbXBsZQ",
     "redirectUri": "https://api.example.com/api/v1/tiktok-accounts/callback",
     "expiresAt": "2025-01-20T10:40:00.000Z",
+}
+
+
+WEBHOOK_ID = "2f1c9a40-7d3e-4b6a-9c51-8e0f4d2b7a16"
+WEBHOOK = {
+    "id": WEBHOOK_ID,
+    "url": "https://hooks.example.com/tiktok-posts",
+    "events": ["schedule.executed", "schedule.failed"],
+    "createdAt": "2025-01-20T10:40:00.000Z",
+}
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - a documentation example
+DELIVERY = {
+    "eventId": "msg_5f0e3c1a9b7d4e2f8a6c0b1d3e5f7a9c",
+    "type": "schedule.executed",
+    "scheduleId": SCHEDULE_ID,
+    "status": "pending",
+    "attempt": 2,
+    "responseStatus": 500,
+    "time": "2025-10-21T14:30:47.000Z",
+    "nextAttemptAt": "2025-10-21T14:35:47.000Z",
+    "error": "HTTP 500",
+    "occurredAt": "2025-10-21T14:30:41.300Z",
 }

@@ -193,8 +193,10 @@ class _Resolver(APIGatewayHttpResolver):
 class JsonApi:
     """One function's routes with the API's conventions."""
 
-    def __init__(self, *, authenticated: bool = True) -> None:
+    def __init__(self, *, authenticated: bool = True, idempotency_scope: str | None = None) -> None:
+        """`idempotency_scope` (a name per function) makes the routes honour `Idempotency-Key`."""
         self.authenticated = authenticated
+        self.idempotency_scope = idempotency_scope
         self.routes = _Resolver(enable_validation=True)
         self.routes.exception_handler(ApiError)(error_response)
         self.routes.exception_handler(RequestValidationError)(
@@ -221,15 +223,34 @@ class JsonApi:
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """Check credentials and body shape first (so a caller without credentials learns
         nothing about validation), then route."""
+        key = None
         try:
             if self.authenticated:
                 caller_from_event(event)
             _StrictJson.check(event)
+            if self.idempotency_scope is not None:
+                from post_scheduler.api.idempotency import idempotency_key
+
+                key = idempotency_key(event)
         except ApiError as error:
             return _as_http_api_result(error_response(error))
         _normalise_content_type(event)
-        result: dict[str, Any] = self.routes.resolve(event, context)
-        return result
+        if key is None or self.idempotency_scope is None:
+            result: dict[str, Any] = self.routes.resolve(event, context)
+            return result
+        from post_scheduler.api.idempotency import run_idempotent
+
+        try:
+            return run_idempotent(
+                self.idempotency_scope,
+                caller_from_event(event).user_id,
+                key,
+                event,
+                context,
+                lambda: self.routes.resolve(event, context),
+            )
+        except ApiError as error:
+            return _as_http_api_result(error_response(error))
 
     def lambda_handler(self) -> Any:
         """The function's Lambda entry point, with logging (request id as correlation id),

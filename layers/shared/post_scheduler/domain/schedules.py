@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from post_scheduler.domain.plans import pending_limit
 from post_scheduler.domain.time_rules import check_publish_time, schedule_fire_time
 from post_scheduler.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from post_scheduler.models.fields import TIKTOK_CAPTION_LIMIT, utf16_length
@@ -21,9 +22,15 @@ from post_scheduler.models.records import ScheduleRecord
 from post_scheduler.models.requests import (
     CreateScheduleRequest,
     PostOptions,
+    RetryScheduleRequest,
     UpdateScheduleRequest,
 )
-from post_scheduler.models.responses import ScheduledVideo, UpcomingPost
+from post_scheduler.models.responses import (
+    Quota,
+    ScheduledPostDetail,
+    ScheduledVideo,
+    UpcomingPost,
+)
 from post_scheduler.timestamps import utc_now
 
 if TYPE_CHECKING:
@@ -141,6 +148,32 @@ class ScheduleService:
             ScheduledVideo.of(s, videos.get(s.videoId), accounts.get(s.tiktokAccountId))
             for s in schedules
         ]
+
+    def get(self, user_id: str, schedule_id: str) -> ScheduledPostDetail:
+        """One of the user's posts with its whole publishing state."""
+        return self.detail(self._get_owned(user_id, schedule_id))
+
+    def detail(self, schedule: ScheduleRecord) -> ScheduledPostDetail:
+        """A post with its video and account summaries and its publishing state."""
+        videos, accounts = self.table.get_videos_and_accounts(
+            schedule.userId, {schedule.videoId}, {schedule.tiktokAccountId}
+        )
+        return ScheduledPostDetail.of(
+            schedule, videos.get(schedule.videoId), accounts.get(schedule.tiktokAccountId)
+        )
+
+    def quota(self, user_id: str) -> Quota:
+        """The user's plan, its pending-post limit and how much of it is used."""
+        user = self.table.get_user(user_id)
+        if user is None:
+            raise NotFound("user not found")
+        limit = pending_limit(user.plan) or 0
+        return Quota(
+            plan=user.plan,
+            limit=limit,
+            pending=user.pendingCount,
+            remaining=max(limit - user.pendingCount, 0),
+        )
 
     def view(self, schedule: ScheduleRecord) -> ScheduledVideo:
         """One post as the API shows it."""
@@ -320,6 +353,33 @@ class ScheduleService:
             restored = current.model_copy(update={"revision": updated.revision + 1})
             self._undo(lambda: self.table.release_schedule(restored, expected=updated), updated)
             raise
+
+    # --- retry --------------------------------------------------------------------------------
+
+    def retry(
+        self, user_id: str, schedule_id: str, request: RetryScheduleRequest | None
+    ) -> ScheduleRecord:
+        """A failed post back to pending, at the given time or as soon as the minimum lead
+        allows; through the same re-activation as a PUT (plan limit, video lock, and whatever
+        re-activation does with a publish TikTok already started)."""
+        now = self.clock()
+        current = self._get_owned(user_id, schedule_id)
+        if current.status != "failed":
+            raise Conflict(
+                f"only a failed post can be retried (this one is {current.client_status})",
+                {"status": current.client_status},
+            )
+        publish_at = request.scheduledPublishTime if request else None
+        if current.holds_publish:
+            # TikTok may still publish it: reconcile that publish, never start a second one.
+            return self.reactivate(current, publish_at, now)
+        if publish_at is None:
+            earliest = now + timedelta(seconds=max(self.rules.min_lead_seconds, 1))
+            # Whole seconds, rounded up, so the default is never short of the minimum lead.
+            publish_at = earliest.replace(microsecond=0) + timedelta(
+                seconds=1 if earliest.microsecond else 0
+            )
+        return self.reactivate(current, publish_at, now)
 
     # --- delete -------------------------------------------------------------------------------
 

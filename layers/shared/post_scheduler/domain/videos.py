@@ -279,6 +279,7 @@ class VideoService:
         if stored is None:
             return None
         problem = self._problem(video, stored)
+        duration = None if problem is not None else self._duration(video, stored)
         decided = self.table.finish_video_upload(
             video.userId,
             video.videoId,
@@ -287,6 +288,7 @@ class VideoService:
             etag=stored.etag,
             now=self.clock(),
             version_id=stored.version_id,
+            duration_seconds=duration,
         )
         if problem is not None:
             logger.info("upload rejected", extra={"videoId": video.videoId, "reason": problem})
@@ -309,6 +311,18 @@ class VideoService:
             name = _FORMAT_NAMES.get(video.contentType, video.contentType)
             return f"the uploaded file is not a {name} video (its first bytes do not match)"
         return None
+
+    def _duration(self, video: VideoFileRecord, stored: StoredVideo) -> float | None:
+        """The duration in the file's header (MP4 and QuickTime), for the pre-flight check
+        against the creator's maximum; None when the file has none."""
+        if video.contentType not in ("video/mp4", "video/quicktime") or stored.size <= 0:
+            return None
+        from post_scheduler.adapters.mp4_duration import duration_seconds
+
+        def read(first: int, last: int) -> bytes:
+            return b"".join(self.store.read_range(video.s3Key, first, last, stored.etag or None))
+
+        return duration_seconds(read, stored.size)
 
     # --- deleting -------------------------------------------------------------------------------
 

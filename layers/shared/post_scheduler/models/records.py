@@ -65,6 +65,8 @@ class VideoRecord(_Record):
     pendingScheduleId: str | None = None
     createdAt: datetime
     publishedAt: datetime | None = None
+    # From the MP4/QuickTime header when the upload was checked (None: not readable).
+    durationSeconds: float | None = None
 
 
 class TikTokAccountRecord(_Record):

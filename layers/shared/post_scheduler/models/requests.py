@@ -108,3 +108,17 @@ class UpdateScheduleRequest(_CaptionMixin):
                 "send at least one of scheduledPublishTime, status, title, hashtags, options"
             )
         return self
+
+
+class RetryScheduleRequest(BaseModel):
+    """Body of POST /api/v1/schedule/{scheduleId}/retry (optional): when to try again."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"scheduledPublishTime": "2025-10-22T10:00:00Z"}]},
+    )
+
+    scheduledPublishTime: UtcTimestamp | None = Field(
+        default=None, description="Default: now plus the deployment's minimum lead"
+    )

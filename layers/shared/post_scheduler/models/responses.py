@@ -122,6 +122,54 @@ class ScheduledVideo(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+class UploadProgress(BaseModel):
+    uploadedBytes: int
+    totalBytes: int | None = None
+
+
+class ScheduledPostDetail(ScheduledVideo):
+    """One post with its whole publishing state (GET one, webhook payloads)."""
+
+    attempts: int = 0
+    failedAt: str | None = None
+    cancelledAt: str | None = None
+    upload: UploadProgress | None = Field(
+        default=None, description="Bytes sent to TikTok so far, while the post is publishing"
+    )
+
+    @classmethod
+    def of(
+        cls,
+        schedule: ScheduleRecord,
+        video: VideoRecord | None,
+        account: TikTokAccountRecord | None,
+    ) -> ScheduledPostDetail:
+        summary = ScheduledVideo.of(schedule, video, account)
+        upload = None
+        if schedule.status == "publishing" and schedule.uploadedBytes is not None:
+            upload = UploadProgress(
+                uploadedBytes=schedule.uploadedBytes, totalBytes=schedule.videoSizeBytes
+            )
+        # A publish id exists from TikTok's init on, not only once executed: show it whenever.
+        fields = {**summary.model_dump(), "tiktokPublishId": schedule.tiktokPublishId}
+        return cls(
+            **fields,
+            attempts=schedule.publishAttempts,
+            failedAt=None if schedule.failedAt is None else format_utc(schedule.failedAt),
+            cancelledAt=None if schedule.cancelledAt is None else format_utc(schedule.cancelledAt),
+            upload=upload,
+        )
+
+
+class Quota(BaseModel):
+    """The caller's plan and how much of its pending-post limit is used."""
+
+    plan: str
+    limit: int = Field(description="Pending posts the plan allows at once (0: no scheduling)")
+    pending: int
+    remaining: int
+
+
 class UpcomingPost(BaseModel):
     scheduleId: str
     publishTime: str

@@ -125,6 +125,7 @@ class VideoView(BaseModel):
     statusReason: str | None = None
     createdAt: str
     readyAt: str | None = None
+    durationSeconds: float | None = None
     upload: UploadInstructions | None = None
 
     @classmethod
@@ -140,6 +141,7 @@ class VideoView(BaseModel):
             statusReason=video.statusReason,
             createdAt=format_utc(video.createdAt),
             readyAt=None if ready_at is None else format_utc(ready_at),
+            durationSeconds=video.durationSeconds,
             upload=upload,
         )
 

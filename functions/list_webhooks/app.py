@@ -1,0 +1,27 @@
+"""GET /api/v1/webhooks: the caller's webhooks (never their secrets)."""
+
+from post_scheduler.api import docs
+from post_scheduler.api.http import JsonApi, ok
+from post_scheduler.models.webhooks import WebhookView
+from post_scheduler.observability import tracer
+from post_scheduler.wiring import webhook_service
+
+api = JsonApi()
+
+
+@api.routes.get(
+    "/api/v1/webhooks",
+    summary="List webhooks",
+    description="Your webhooks (at most 10), oldest first, without their secrets.",
+    responses=docs.responses(
+        docs.success(docs.Page[WebhookView], docs.page_example(docs.WEBHOOK), "Your webhooks")
+    ),
+    tags=["Webhooks"],
+)
+@tracer.capture_method
+def list_webhooks():  # type: ignore[no-untyped-def]
+    hooks = webhook_service().list_webhooks(api.caller.user_id)
+    return ok([hook.model_dump() for hook in hooks])
+
+
+lambda_handler = api.lambda_handler()

@@ -1,0 +1,33 @@
+"""GET /api/v1/schedule/quota: the caller's plan and its pending-post limit in use."""
+
+from post_scheduler.api import docs
+from post_scheduler.api.http import JsonApi, ok
+from post_scheduler.models.responses import Quota
+from post_scheduler.observability import tracer
+from post_scheduler.wiring import schedule_service
+
+api = JsonApi()
+
+
+@api.routes.get(
+    "/api/v1/schedule/quota",
+    summary="Get your scheduling quota",
+    description=(
+        "Your plan, how many pending posts it allows at once (`limit`; 0 on the free plan),"
+        " how many you have (`pending`) and how many more you may schedule (`remaining`)."
+    ),
+    responses=docs.responses(
+        docs.success(
+            docs.Ok[Quota],
+            docs.ok_example({"plan": "basic", "limit": 10, "pending": 3, "remaining": 7}),
+            "The quota",
+        ),
+    ),
+    tags=["Scheduling"],
+)
+@tracer.capture_method
+def schedule_quota():  # type: ignore[no-untyped-def]
+    return ok(schedule_service().quota(api.caller.user_id).model_dump())
+
+
+lambda_handler = api.lambda_handler()
