@@ -343,3 +343,14 @@ def test_read_only_functions_cannot_write(
 def test_the_upcoming_function_reads_only_the_due_index(document: dict[str, Any]) -> None:
     (statement,) = _function_statements(document, "UpcomingFunction")
     assert statement["Resource"] == {"Fn::Sub": "${Table.Arn}/index/DueIndex"}
+
+
+def test_the_xray_sdk_is_off_unless_the_deployer_asks(document: dict[str, Any]) -> None:
+    parameter = document["Parameters"]["XRaySdk"]
+    assert parameter["Default"] == "false"
+    assert set(parameter["AllowedValues"]) == {"true", "false"}
+    variables = document["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["UseXRaySdk", "false", "true"]}
+    assert document["Conditions"]["UseXRaySdk"] == {"Fn::Equals": [{"Ref": "XRaySdk"}, "true"]}
+    # Lambda's own tracing still records every invocation.
+    assert document["Globals"]["Function"]["Tracing"] == "Active"
