@@ -81,7 +81,8 @@ bench: venv
 openapi: venv
 	$(PY) -m local.openapi
 
-# Re-resolve the locked requirement files from their .in files.
+# Re-resolve the locked requirement files from their .in files. The layer's lock is resolved
+# against the development lock (same versions as the tests run), with every package's hashes.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet -r requirements/dev.in && \
 		(echo '# Locked with `make lock` from dev.in; do not edit by hand.'; .venv-lock/bin/pip freeze) > requirements/dev.txt
@@ -89,6 +90,9 @@ lock:
 		(echo '# Locked with `make lock` from tools.in; do not edit by hand.'; .venv-lock/bin/pip freeze) > requirements/tools.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet -r requirements/scan.in && \
 		(echo '# Locked with `make lock` from scan.in; do not edit by hand.'; .venv-lock/bin/pip freeze) > requirements/scan.txt
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools==7.6.2 && \
+		cd layers/shared && ../../.venv-lock/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+		--strip-extras --no-emit-index-url --no-emit-find-links --output-file requirements.txt requirements.in
 	rm -rf .venv-lock
 
 clean:

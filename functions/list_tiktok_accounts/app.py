@@ -3,7 +3,6 @@
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
-from post_scheduler.models.records import TikTokAccountRecord
 from post_scheduler.models.responses import AccountItem
 from post_scheduler.observability import tracer
 from post_scheduler.wiring import scheduling_table
@@ -24,9 +23,7 @@ api = JsonApi()
 )
 @tracer.capture_method
 def list_tiktok_accounts(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None):  # type: ignore[no-untyped-def]
-    accounts, token = scheduling_table().list_user_items(
-        api.caller.user_id, "ACCOUNT#", TikTokAccountRecord, limit, next_token
-    )
+    accounts, token = scheduling_table().list_accounts(api.caller.user_id, limit, next_token)
     return ok([AccountItem.of(a).model_dump() for a in accounts], token)
 
 

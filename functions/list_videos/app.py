@@ -3,7 +3,7 @@
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
-from post_scheduler.models.videos import VideoFileRecord, VideoView
+from post_scheduler.models.videos import VideoView
 from post_scheduler.observability import tracer
 from post_scheduler.wiring import scheduling_table
 
@@ -24,9 +24,7 @@ api = JsonApi()
 )
 @tracer.capture_method
 def list_videos(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None):  # type: ignore[no-untyped-def]
-    videos, token = scheduling_table().list_user_items(
-        api.caller.user_id, "VIDEO#", VideoFileRecord, limit, next_token
-    )
+    videos, token = scheduling_table().list_videos(api.caller.user_id, limit, next_token)
     # A rejected video carries its statusReason; upload URLs are only in GET /videos/{id}.
     return ok([VideoView.of(v).public() for v in videos], token)
 

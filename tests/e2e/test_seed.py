@@ -58,7 +58,7 @@ def seeded() -> Iterator[dict[str, Any]]:
 
 
 def _videos(table: SchedulingTable, user_id: str) -> list[VideoRecord]:
-    videos, token = table.list_user_items(user_id, "VIDEO#", VideoRecord, 100, None)
+    videos, token = table.list_videos(user_id, 100, None)
     assert token is None
     return videos
 

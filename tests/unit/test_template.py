@@ -455,3 +455,13 @@ def test_every_scan_skip_gives_its_reason(document: dict[str, Any]) -> None:
         "CKV_AWS_119",
         "CKV_AWS_18",
     }
+
+def test_the_xray_sdk_is_off_unless_the_deployer_asks(document: dict[str, Any]) -> None:
+    parameter = document["Parameters"]["XRaySdk"]
+    assert parameter["Default"] == "false"
+    assert set(parameter["AllowedValues"]) == {"true", "false"}
+    variables = document["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["UseXRaySdk", "false", "true"]}
+    assert document["Conditions"]["UseXRaySdk"] == {"Fn::Equals": [{"Ref": "XRaySdk"}, "true"]}
+    # Lambda's own tracing still records every invocation.
+    assert document["Globals"]["Function"]["Tracing"] == "Active"

@@ -1,5 +1,5 @@
 """The one error hierarchy of the API. Each type carries its HTTP status and public error code;
-`api.responses` maps them to the envelope in one place."""
+`api.http.error_response` maps them to the envelope in one place."""
 
 from __future__ import annotations
 

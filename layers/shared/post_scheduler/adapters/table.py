@@ -591,6 +591,18 @@ class SchedulingTable:
         items, token = self._page(request, limit, ("pk", "sk"), scope)
         return [model.model_validate(from_item(i)) for i in items], token
 
+    def list_videos(
+        self, user_id: str, limit: int, page_token: str | None
+    ) -> tuple[list[VideoFileRecord], str | None]:
+        """A page of the user's videos, by id."""
+        return self.list_user_items(user_id, "VIDEO#", VideoFileRecord, limit, page_token)
+
+    def list_accounts(
+        self, user_id: str, limit: int, page_token: str | None
+    ) -> tuple[list[TikTokAccountRecord], str | None]:
+        """A page of the user's TikTok accounts, by id."""
+        return self.list_user_items(user_id, "ACCOUNT#", TikTokAccountRecord, limit, page_token)
+
     def _page(
         self, request: dict[str, Any], limit: int, key_names: tuple[str, ...], scope: str
     ) -> tuple[list[dict[str, Any]], str | None]:
