@@ -456,6 +456,7 @@ def test_every_scan_skip_gives_its_reason(document: dict[str, Any]) -> None:
         "CKV_AWS_18",
     }
 
+
 def test_the_xray_sdk_is_off_unless_the_deployer_asks(document: dict[str, Any]) -> None:
     parameter = document["Parameters"]["XRaySdk"]
     assert parameter["Default"] == "false"
