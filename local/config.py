@@ -48,6 +48,10 @@ class LocalConfig:
     demo_api_keys: dict[str, str | None] = field(default_factory=dict)
     # Lambda waits ~1 and ~2 minutes between asynchronous retries; locally this and twice this.
     async_retry_delay_seconds: float = 5.0
+    # The account's Lambda concurrency across all functions (None: unlimited).
+    lambda_concurrency: int | None = None
+    # Lambda retries a throttled asynchronous event after ~1 s doubling to 5 min; locally x this.
+    throttle_retry_scale: float = 0.1
     host: str = HOST
 
     @classmethod
@@ -63,6 +67,8 @@ class LocalConfig:
                 for plan in ("free", "basic", "professional")
             },
             async_retry_delay_seconds=_float(env, "ASYNC_RETRY_DELAY_SECONDS", 5.0),
+            lambda_concurrency=_int(env, "LOCAL_LAMBDA_CONCURRENCY", 0, 0, 100_000) or None,
+            throttle_retry_scale=_float(env, "LOCAL_THROTTLE_RETRY_SCALE", 0.1),
         )
 
     def check(self) -> None:

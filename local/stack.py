@@ -245,11 +245,13 @@ class LocalStack:
         )
 
     def _start_api(self) -> None:
+        from local.concurrency import ConcurrencyGate
         from local.gateway import Gateway
         from local.http_server import ApiServer
         from local.lambda_runtime import FunctionRunner
 
-        self.runner = FunctionRunner(self.template, pooled=True)
+        gate = ConcurrencyGate.from_template(self.template, self.config.lambda_concurrency)
+        self.runner = FunctionRunner(self.template, pooled=True, gate=gate)
         self.gateway = Gateway(self.template, self.runner)
         self._api = ApiServer(self.gateway, self.config.host, self.config.port)
         self._api.start()
@@ -260,7 +262,11 @@ class LocalStack:
         from local.scheduler_loop import SchedulerLoop
 
         self._invoker = AsyncInvoker(
-            self.template, self.runner, self.stop_event, self.config.async_retry_delay_seconds
+            self.template,
+            self.runner,
+            self.stop_event,
+            self.config.async_retry_delay_seconds,
+            self.config.throttle_retry_scale,
         )
         loop = SchedulerLoop(self.template, self._invoker, self.stop_event)
         loop.start()
