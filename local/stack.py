@@ -172,6 +172,8 @@ class LocalStack:
                 # The stand-in's authorization page approves at once and redirects back.
                 "TikTokAuthUrl": f"{self.stub_url}/v2/auth/authorize/",
                 "MinScheduleLeadSeconds": str(config.min_schedule_lead_seconds),
+                # Lambda's one-minute retry delay, shortened locally as for async retries.
+                "PublishRetryDelaySeconds": str(int(config.async_retry_delay_seconds)),
             },
             region=REGION,
         )

@@ -215,8 +215,10 @@ def test_sqs_source_polls_only_when_its_function_may_run(world: dict[str, Any]) 
     # MaximumConcurrency 2 caps the mapping even though the account has room for it.
     assert gate.report()["functions"]["Consumer"]["peakConcurrency"] == 2
     assert _until(
-        lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][
-            "ApproximateNumberOfMessages"
-        ]
-        == "0"
+        lambda: (
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+            == "0"
+        )
     )

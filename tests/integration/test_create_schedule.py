@@ -91,8 +91,8 @@ def test_create_with_the_references_example(stack: AwsStack, basic: User, path: 
     assert schedule["ActionAfterCompletion"] == "DELETE"
     assert schedule["State"] == "ENABLED"
     target = schedule["Target"]
-    assert target["Arn"] == environment["PUBLISHER_FUNCTION_ARN"]
-    assert target["Arn"] == stack.template.attributes["PublisherFunction.Arn"]
+    assert target["Arn"] == environment["PUBLISH_QUEUE_ARN"]
+    assert target["Arn"] == stack.template.attributes["PublishQueue.Arn"]
     assert target["RoleArn"] == stack.template.attributes["SchedulerRole.Arn"]
     assert target["DeadLetterConfig"] == {
         "Arn": stack.template.attributes["SchedulerDeadLetterQueue.Arn"]

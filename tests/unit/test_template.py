@@ -203,7 +203,7 @@ def test_schedule_group(document: dict[str, Any]) -> None:
     for function in ("CreateScheduleFunction", "UpdateScheduleFunction"):
         variables = props(document, function)["Environment"]["Variables"]
         assert variables["SCHEDULE_GROUP"] == {"Ref": "ScheduleGroup"}
-        assert variables["PUBLISHER_FUNCTION_ARN"] == {"Fn::GetAtt": ["PublisherFunction", "Arn"]}
+        assert variables["PUBLISH_QUEUE_ARN"] == {"Fn::GetAtt": ["PublishQueue", "Arn"]}
         assert variables["SCHEDULER_ROLE_ARN"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
         assert variables["SCHEDULER_DLQ_ARN"] == {"Fn::GetAtt": ["SchedulerDeadLetterQueue", "Arn"]}
 
@@ -225,7 +225,48 @@ def test_scheduler_role(document: dict[str, Any]) -> None:
         assert "PublisherFunction" in str(resource)
     others = [s for s in statements if s is not invoke[0]]
     assert all(_actions(s) == ["sqs:SendMessage"] for s in others)
-    assert all(s["Resource"] == {"Fn::GetAtt": ["SchedulerDeadLetterQueue", "Arn"]} for s in others)
+    assert sorted(s["Resource"]["Fn::GetAtt"][0] for s in others) == [
+        "PublishQueue",
+        "SchedulerDeadLetterQueue",
+    ]
+
+
+def test_schedules_deliver_to_the_publish_queue_consumed_in_bounded_batches(
+    document: dict[str, Any],
+) -> None:
+    publisher = props(document, "PublisherFunction")
+    (event,) = publisher["Events"].values()
+    assert event["Type"] == "SQS"
+    settings = event["Properties"]
+    assert settings["Queue"] == {"Fn::GetAtt": ["PublishQueue", "Arn"]}
+    assert settings["BatchSize"] == {"Ref": "PublisherBatchSize"}
+    assert settings["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert settings["ScalingConfig"] == {
+        "MaximumConcurrency": {"Ref": "PublisherMaximumConcurrency"}
+    }
+    assert settings["MaximumBatchingWindowInSeconds"] >= 1  # required above 10 messages
+    parameters = document["Parameters"]
+    assert parameters["PublisherBatchSize"]["Default"] >= 10
+    assert 2 <= parameters["PublisherMaximumConcurrency"]["Default"] <= 1000
+    queue = props(document, "PublishQueue")
+    # Never handed out again while an invocation holding it may still run.
+    assert queue["VisibilityTimeout"] >= publisher["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["PublisherFailureQueue", "Arn"]
+    }
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+    variables = publisher["Environment"]["Variables"]
+    assert variables["PUBLISH_QUEUE_URL"] == {"Ref": "PublishQueue"}
+
+
+def test_route_throttles_are_parameters_with_production_defaults(
+    document: dict[str, Any],
+) -> None:
+    settings = props(document, "HttpApi")["DefaultRouteSettings"]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    assert document["Parameters"]["ApiThrottlingRateLimit"]["Default"] == 1000
+    assert document["Parameters"]["ApiThrottlingBurstLimit"]["Default"] == 2000
 
 
 def test_the_dead_letter_queue_is_a_standard_queue(document: dict[str, Any]) -> None:
