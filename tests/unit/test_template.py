@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from local.template import Template, load_template
+from post_scheduler.adapters.table import DUE_PROJECTION
 
 # The design's routes: (method, path) -> (function, public).
 DESIGN_ROUTES = {
@@ -169,7 +170,13 @@ def test_table(document: dict[str, Any]) -> None:
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
     assert [k["AttributeName"] for k in indexes["UserIndex"]["KeySchema"]] == ["gsi1pk", "gsi1sk"]
-    assert [k["AttributeName"] for k in indexes["DueIndex"]["KeySchema"]] == ["dueShard", "dueAt"]
+    due = indexes["DueShardIndex"]
+    assert [k["AttributeName"] for k in due["KeySchema"]] == ["dueShard", "dueAt"]
+    # Only what upcoming and the sweep read: upload progress never writes the index.
+    assert due["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": list(DUE_PROJECTION),
+    }
     assert document["Resources"][name].get("DeletionPolicy") == "Retain"
 
 
@@ -383,4 +390,4 @@ def test_read_only_functions_cannot_write(
 
 def test_the_upcoming_function_reads_only_the_due_index(document: dict[str, Any]) -> None:
     (statement,) = _function_statements(document, "UpcomingFunction")
-    assert statement["Resource"] == {"Fn::Sub": "${Table.Arn}/index/DueIndex"}
+    assert statement["Resource"] == {"Fn::Sub": "${Table.Arn}/index/DueShardIndex"}

@@ -16,7 +16,7 @@ from post_scheduler.adapters.table import (
     schedule_key,
 )
 from post_scheduler.errors import Conflict
-from post_scheduler.models.records import ScheduleRecord, TikTokAccountRecord
+from post_scheduler.models.records import DueEntry, ScheduleRecord, TikTokAccountRecord
 
 
 class LeaseLost(Exception):
@@ -173,6 +173,6 @@ class PublicationStore:
             raise TokensChanged(account.accountId) from None
         return TikTokAccountRecord.model_validate(from_item(response["Attributes"]))
 
-    def due_posts(self, due_before: datetime, limit: int = 100) -> list[ScheduleRecord]:
+    def due_posts(self, due_before: datetime, limit: int = 100) -> list[DueEntry]:
         """Pending or publishing posts whose time is before `due_before`."""
         return self.table.list_due(due_before, limit)

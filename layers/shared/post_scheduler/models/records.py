@@ -124,3 +124,18 @@ class ScheduleRecord(_Record):
     @property
     def caption(self) -> str:
         return " ".join(part for part in (self.title, self.hashtags) if part)
+
+
+class DueEntry(BaseModel):
+    """A post as the due index projects it: only what the public upcoming list and the sweep
+    read, so changes to anything else (upload progress, TikTok ids) never write the index."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    scheduleId: str
+    userId: str
+    status: str
+    version: int
+    scheduledPublishTime: datetime
+    tiktokAccountId: str
+    leaseExpiresAt: datetime | None = None
