@@ -76,7 +76,8 @@ def test_the_index_projects_only_what_its_readers_need(stack: AwsStack) -> None:
     )["Items"]
     keys = {"pk", "sk", "dueShard", "dueAt"}
     assert set(entry) <= keys | set(DUE_PROJECTION)
-    assert "title" not in entry and "uploadedBytes" not in entry
+    assert "title" not in entry
+    assert "uploadedBytes" not in entry
 
 
 def _shard_of(stack: AwsStack, schedule_id: str) -> str:
@@ -101,7 +102,8 @@ def test_upcoming_tokens_are_opaque_and_checked(stack: AwsStack) -> None:
     _same_second_posts(stack, 8)
     data = assert_ok(stack.call("GET", PATH, query="limit=3"))
     token = data["nextToken"]
-    assert "DUE#" not in token and "USER#" not in token
+    assert "DUE#" not in token
+    assert "USER#" not in token
     for forged in (
         {"dueAt": "not a position"},
         {"dueAt": "2099-01-01T18:00:00.000Z#x", "dueShard": "DUE#00"},
