@@ -179,8 +179,10 @@ class SqsPoller(threading.Thread):
                 self._batches.notify_all()
 
     def _receive(self) -> list[dict[str, Any]]:
+        """One batch, as the event source mapping gathers it: from the first message, up to
+        BatchSize messages or MaximumBatchingWindowInSeconds, whichever comes first."""
         messages: list[dict[str, Any]] = []
-        deadline = time.monotonic() + self.window
+        deadline = 0.0
         while len(messages) < self.batch_size and not self.stop.is_set():
             response = self.client.receive_message(
                 QueueUrl=self.queue_url,
@@ -190,9 +192,13 @@ class SqsPoller(threading.Thread):
                 MessageAttributeNames=["All"],
             )
             received = response.get("Messages", [])
+            if received and not messages:
+                deadline = time.monotonic() + self.window
             messages.extend(received)
-            if not received or time.monotonic() >= deadline:
+            if not messages or time.monotonic() >= deadline:
                 break
+            if not received:
+                self.stop.wait(min(0.05, max(0.0, deadline - time.monotonic())))
         return messages
 
     def record(self, message: dict[str, Any]) -> dict[str, Any]:
