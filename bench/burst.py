@@ -255,8 +255,34 @@ def passed(figures: dict[str, Any]) -> bool:
     )
 
 
+def launched_burst(concurrency: int = 6, lead_seconds: int = 30) -> dict[str, Any]:
+    """`make bench`'s section: the burst against a fresh local stack (free ports) that emulates
+    `concurrency` Lambda executions, beside the figures recorded for the design before."""
+    import tempfile
+    from pathlib import Path
+
+    from local.launcher import launched_stack
+
+    keys = {
+        "free": "psk_bench_free_00000000000000000000000000",
+        "basic": "psk_bench_basic_0000000000000000000000000",
+        "professional": "psk_bench_professional_000000000000000000",
+    }
+    os.environ["LOCAL_LAMBDA_CONCURRENCY"] = str(concurrency)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-burst-") as folder,
+        launched_stack(Path(folder) / "stack.log", keys, lead_seconds) as stack,
+    ):
+        figures = run_burst(Target(stack.api_url, stack.stub_url, keys), lead_seconds=lead_seconds)
+    before = json.loads((Path(__file__).parent / "results" / "burst-before.json").read_text())
+    return {"after": figures, "before": before, "passed": passed(figures)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--launch", action="store_true", help="start a stack of its own (make bench) and emit JSON"
+    )
     parser.add_argument("--api", default=f"http://127.0.0.1:{os.environ.get('PORT', '3000')}")
     parser.add_argument(
         "--stub", default=f"http://127.0.0.1:{os.environ.get('TIKTOK_STUB_PORT', '3001')}"
@@ -268,6 +294,9 @@ def main(argv: list[str] | None = None) -> None:
         "--lead", type=int, default=int(os.environ.get("MIN_SCHEDULE_LEAD_SECONDS", "30"))
     )
     options = parser.parse_args(argv)
+    if options.launch:
+        print(json.dumps(launched_burst(lead_seconds=options.lead), default=str), flush=True)
+        return
     keys = {
         plan: os.environ.get(f"DEMO_API_KEY_{plan.upper()}", "")
         for plan in ("basic", "professional")
