@@ -222,3 +222,29 @@ def test_sqs_source_polls_only_when_its_function_may_run(world: dict[str, Any]) 
             == "0"
         )
     )
+
+
+def test_sqs_source_gathers_a_batch_for_its_whole_window(world: dict[str, Any]) -> None:
+    template = world["template"]
+    sqs = boto3.client("sqs")
+    url = template.attributes["Work.QueueUrl"]
+    props = template.resolve(template.function_events("Consumer", "SQS")["Batches"]["Properties"])
+    poller = SqsPoller(
+        template,
+        world["runner"],
+        world["stop"],
+        "Consumer",
+        {**props, "BatchSize": 20, "MaximumBatchingWindowInSeconds": 1},
+    )
+
+    def trickle() -> None:
+        for n in range(6):
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": n}))
+            time.sleep(0.1)
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    batch = poller._receive()
+    sender.join()
+    # Messages arriving 100 ms apart make one batch, not six.
+    assert sorted(json.loads(m["Body"])["n"] for m in batch) == list(range(6))
