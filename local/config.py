@@ -75,6 +75,10 @@ class LocalConfig:
     scheduler_seed: int | None = None
     # The chance that an asynchronous event is delivered twice (AWS may; 0 keeps demos quiet).
     duplicate_delivery: float = 0.0
+    # The account's Lambda concurrency across all functions (None: unlimited).
+    lambda_concurrency: int | None = None
+    # Lambda retries a throttled asynchronous event after ~1 s doubling to 5 min; locally x this.
+    throttle_retry_scale: float = 0.1
     host: str = HOST
 
     @classmethod
@@ -95,6 +99,8 @@ class LocalConfig:
             duplicate_delivery=_float(
                 env, "LOCAL_DUPLICATE_DELIVERY", 0.0, 1.0, "a probability from 0 to 1"
             ),
+            lambda_concurrency=_int(env, "LOCAL_LAMBDA_CONCURRENCY", 0, 0, 100_000) or None,
+            throttle_retry_scale=_float(env, "LOCAL_THROTTLE_RETRY_SCALE", 0.1),
         )
 
     def check(self) -> None:

@@ -12,6 +12,8 @@
   synchronously with batches of its records (after the event's `FilterCriteria`, whose
   value-list patterns are matched), as an event source mapping does; a failed batch is retried
   up to `MaximumRetryAttempts` times, then skipped.
+  Batches run concurrently, at most `ScalingConfig.MaximumConcurrency` at once, and the queue
+  is polled only while the function has concurrency left (local/concurrency.py).
 - `S3`: the bucket gets a notification configuration (moto delivers S3's event
   notifications to a queue of the local stack's) and the function is invoked asynchronously
   with each S3 event, as S3 invokes it.
@@ -136,23 +138,62 @@ class SqsPoller(threading.Thread):
         self.batch_size = int(properties.get("BatchSize", 10))
         self.window = float(properties.get("MaximumBatchingWindowInSeconds", 0))
         self.partial = "ReportBatchItemFailures" in (properties.get("FunctionResponseTypes") or [])
+        scaling = properties.get("ScalingConfig") or {}
+        # The mapping's MaximumConcurrency: at most this many batches at once (None: no cap).
+        self.max_concurrency = int(scaling["MaximumConcurrency"]) if scaling else None
+        self._batches = threading.Condition()
+        self._in_flight = 0
         self.client = boto3.client("sqs", region_name=template.region)
 
     def run(self) -> None:
+        gate = self.runner.gate
         while not self.stop.is_set():
             try:
+                # Poll only when a batch may run: below the mapping's cap, with a free slot.
+                if not self._below_cap() or not gate.acquire(self.function, self.stop, take=False):
+                    continue
                 messages = self._receive()
-                if messages:
-                    self._deliver(messages)
+                if not messages:
+                    continue
+                # Lambda's poller keeps a received batch and retries while throttled.
+                if not gate.acquire(self.function, self.stop, timeout=30):
+                    continue  # the batch returns to the queue after its visibility timeout
+                with self._batches:
+                    self._in_flight += 1
+                threading.Thread(
+                    target=self._deliver_batch,
+                    args=(messages,),
+                    name=f"sqs-{self.function}-batch",
+                    daemon=True,
+                ).start()
             except Exception:
                 if self.stop.is_set():
                     return
                 logger.exception("%s: polling %s failed", self.function, self.queue_arn)
                 self.stop.wait(1)
 
+    def _below_cap(self) -> bool:
+        """Wait (up to a second) until fewer than MaximumConcurrency batches run."""
+        with self._batches:
+            if self.max_concurrency is not None and self._in_flight >= self.max_concurrency:
+                self._batches.wait(1)
+            return self.max_concurrency is None or self._in_flight < self.max_concurrency
+
+    def _deliver_batch(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._deliver(messages)
+        except Exception:
+            logger.exception("%s: delivering a batch from %s failed", self.function, self.queue_arn)
+        finally:
+            with self._batches:
+                self._in_flight -= 1
+                self._batches.notify_all()
+
     def _receive(self) -> list[dict[str, Any]]:
+        """One batch, as the event source mapping gathers it: from the first message, up to
+        BatchSize messages or MaximumBatchingWindowInSeconds, whichever comes first."""
         messages: list[dict[str, Any]] = []
-        deadline = time.monotonic() + self.window
+        deadline = 0.0
         while len(messages) < self.batch_size and not self.stop.is_set():
             response = self.client.receive_message(
                 QueueUrl=self.queue_url,
@@ -162,9 +203,13 @@ class SqsPoller(threading.Thread):
                 MessageAttributeNames=["All"],
             )
             received = response.get("Messages", [])
+            if received and not messages:
+                deadline = time.monotonic() + self.window
             messages.extend(received)
-            if not received or time.monotonic() >= deadline:
+            if not messages or time.monotonic() >= deadline:
                 break
+            if not received:
+                self.stop.wait(min(0.05, max(0.0, deadline - time.monotonic())))
         return messages
 
     def record(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +239,7 @@ class SqsPoller(threading.Thread):
         event = {"Records": [self.record(m) for m in messages]}
         started = time.perf_counter()
         try:
-            result = self.runner.invoke(self.function, event)
+            result = self.runner.invoke(self.function, event, slot_held=True)
         except Exception as exc:
             logger.warning(
                 "%s failed on a batch of %d from SQS (left on the queue): %s: %s",

@@ -5,7 +5,8 @@ Behaviour follows API Gateway's: no route -> 404 `{"message":"Not Found"}`; a mi
 source (when the template declares one) -> 401 `{"message":"Unauthorized"}` without calling the
 authorizer; no identity source -> the authorizer runs on every request; `isAuthorized: false`
 -> 403 `{"message":"Forbidden"}`; a function that raises -> 500
-`{"message":"Internal Server Error"}`.
+`{"message":"Internal Server Error"}`; a function with no concurrency left (see
+local/concurrency.py) -> 429 `{"message":"Too Many Requests"}`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local.apigw import authorizer_event, route_event
+from local.concurrency import Throttled
 from local.lambda_runtime import FunctionRunner
 from local.template import HttpRoute, Template
 
@@ -40,6 +42,11 @@ def _gateway_error(status: int, message: str) -> GatewayResponse:
     return GatewayResponse(
         status, {"content-type": "application/json"}, json.dumps({"message": message}).encode()
     )
+
+
+def _throttled() -> GatewayResponse:
+    """The function had no concurrency left: API Gateway's throttling answer."""
+    return _gateway_error(429, "Too Many Requests")
 
 
 def lambda_result_to_response(result: Any) -> GatewayResponse:
@@ -108,6 +115,8 @@ class Gateway:
             event["requestContext"]["authorizer"] = {"lambda": decision}
         try:
             result = self.runner.invoke(route.function, event)
+        except Throttled:
+            return _throttled()
         except Exception:
             logger.exception("function %s failed", route.function)
             return _gateway_error(500, "Internal Server Error")
@@ -130,6 +139,8 @@ class Gateway:
                     self.authorizer["function"],
                     authorizer_event(event, self.authorizer["headers"]),
                 )
+            except Throttled:
+                return _throttled()
             except Exception:
                 logger.exception("authorizer failed")
                 return _gateway_error(500, "Internal Server Error")

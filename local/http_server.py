@@ -7,6 +7,7 @@ a line."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -65,13 +66,17 @@ class ApiServer:
         request = Request(environ)
         started = time.perf_counter()
         try:
-            result = self.docs.response(request.method, request.path) or self.gateway.handle(
-                request.method,
-                request.path,
-                environ.get("QUERY_STRING", ""),
-                list(request.headers.items()),
-                request.get_data(),
-                request.remote_addr or "127.0.0.1",
+            result = (
+                self._local_lambda(request.method, request.path, request.args.get("since"))
+                or self.docs.response(request.method, request.path)
+                or self.gateway.handle(
+                    request.method,
+                    request.path,
+                    environ.get("QUERY_STRING", ""),
+                    list(request.headers.items()),
+                    request.get_data(),
+                    request.remote_addr or "127.0.0.1",
+                )
             )
         except Exception:
             logger.exception("the local gateway failed")
@@ -87,6 +92,24 @@ class ApiServer:
             (time.perf_counter() - started) * 1000,
         )
         return response(environ, start_response)
+
+    def _local_lambda(self, method: str, path: str, since: str | None) -> GatewayResponse | None:
+        """The local stack's Lambda figures (not an API route): `GET /_local/lambda?since=<epoch>`
+        reports invocations, billed GB-seconds, peak concurrency and throttles per function;
+        `POST /_local/lambda/reset` starts counting peaks and throttles afresh."""
+        gate = self.gateway.runner.gate
+        if path == "/_local/lambda" and method == "GET":
+            try:
+                start = float(since or 0)
+            except ValueError:
+                start = 0.0
+            body = json.dumps(gate.report(since=start)).encode()
+        elif path == "/_local/lambda/reset" and method == "POST":
+            gate.reset_peaks()
+            body = b"{}"
+        else:
+            return None
+        return GatewayResponse(200, {"content-type": "application/json"}, body)
 
 
 def loggable(text: str, limit: int = 2000) -> str:

@@ -12,6 +12,10 @@ AWS delivers asynchronous events at least once: Lambda may run a function twice 
 that did not fail, and Scheduler's and SQS's delivery is at least once too. `DuplicateDelivery`
 (env LOCAL_DUPLICATE_DELIVERY, a probability) makes that happen here: a chosen event is delivered
 a second time, as a separate invocation, after a short random delay, and each one is counted.
+
+An event throttled by the concurrency limits (local/concurrency.py) is kept and retried as
+Lambda does, from about 1 s doubling up to 5 minutes, until its maximum age; locally those
+delays are scaled by `throttle_retry_scale` (env LOCAL_THROTTLE_RETRY_SCALE, default 0.1).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 import boto3
 
+from local.concurrency import Throttled, async_throttle_delays
 from local.lambda_runtime import FunctionRunner
 from local.provision import queue_url
 from local.template import Template
@@ -99,12 +104,14 @@ class AsyncInvoker:
         stop: threading.Event,
         retry_delay_seconds: float = 5.0,
         duplicates: DuplicateDelivery | None = None,
+        throttle_retry_scale: float = 0.1,
     ) -> None:
         self.template = template
         self.runner = runner
         self.stop = stop
         self.retry_delay_seconds = retry_delay_seconds
         self.duplicates = duplicates or DuplicateDelivery(0.0)
+        self.throttle_retry_scale = throttle_retry_scale
         self._sqs = boto3.client("sqs", region_name=template.region)
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
@@ -198,7 +205,9 @@ class AsyncInvoker:
             attempt += 1
             started = time.perf_counter()
             try:
-                result = self.runner.invoke(function, event, request_id=request_id)
+                result = self._invoke_when_allowed(function, event, request_id, received, max_age)
+            except _Dropped:
+                return
             except Exception as exc:
                 elapsed = (time.perf_counter() - started) * 1000
                 logger.warning(
@@ -244,6 +253,36 @@ class AsyncInvoker:
             )
             self._destination(function, "OnSuccess", event, request_id, attempt, "Success", result)
             return
+
+    def _invoke_when_allowed(
+        self, function: str, event: Any, request_id: str, received: float, max_age: float
+    ) -> Any:
+        """Invoke; a throttled event is kept and retried with Lambda's throttle backoff (which
+        does not use up the function's retry attempts) until it runs or grows too old."""
+        delays = async_throttle_delays(self.throttle_retry_scale)
+        throttles = 0
+        while True:
+            try:
+                return self.runner.invoke(function, event, request_id=request_id)
+            except Throttled as exc:
+                delay = delays[min(throttles, len(delays) - 1)]
+                throttles += 1
+                if time.time() + delay - received > max_age:
+                    self._failed(
+                        function,
+                        event,
+                        request_id,
+                        0,
+                        "EventAgeExceeded",
+                        error_payload(exc, request_id),
+                    )
+                    raise _Dropped from None
+                if throttles == 1 or throttles % 10 == 0:
+                    logger.info(
+                        "%s throttled (%d time(s)); retrying in %.2f s", function, throttles, delay
+                    )
+                if self.stop.wait(delay):
+                    raise _Dropped from None
 
     def _failed(
         self,
@@ -329,6 +368,10 @@ class AsyncInvoker:
             return False
         logger.info("%s: invocation record (%s) sent to %s", function, condition, target)
         return True
+
+
+class _Dropped(Exception):
+    """The event will not run: the stack is stopping, or it aged out while throttled."""
 
 
 def _kind_of_arn(arn: str) -> str:

@@ -15,6 +15,7 @@ from collections import Counter
 from types import ModuleType
 from typing import Any
 
+from local.concurrency import ConcurrencyGate, Invocation, Throttled
 from local.template import Template
 
 
@@ -53,9 +54,13 @@ def add_layers_to_path(template: Template) -> None:
 class FunctionRunner:
     """Loads each function's handler and invokes it."""
 
-    def __init__(self, template: Template, *, pooled: bool = False) -> None:
+    def __init__(
+        self, template: Template, *, pooled: bool = False, gate: ConcurrencyGate | None = None
+    ) -> None:
         self.template = template
         self.pooled = pooled
+        # Lambda's concurrency limits and the record of each invocation's duration and memory.
+        self.gate = gate if gate is not None else ConcurrencyGate()
         self._handlers: dict[str, Any] = {}
         self._idle: dict[str, list[Any]] = {}
         self.environments: Counter[str] = Counter()
@@ -100,15 +105,33 @@ class FunctionRunner:
             request_id,
         )
 
-    def invoke(self, function: str, event: Any, request_id: str | None = None) -> Any:
+    def invoke(
+        self,
+        function: str,
+        event: Any,
+        request_id: str | None = None,
+        *,
+        slot_held: bool = False,
+    ) -> Any:
+        """Run one invocation. It needs a concurrency slot: one the caller already took from
+        the gate (`slot_held`), or one taken here; none free raises `Throttled`."""
+        if not slot_held and not self.gate.try_acquire(function):
+            raise Throttled(function)
         context = self.context(function, request_id)
-        if not self.pooled:
-            return self.handler(function)(event, context)
-        handler = self._acquire(function)
+        started, clock = time.time(), time.perf_counter()
         try:
-            return handler(event, context)
+            if not self.pooled:
+                return self.handler(function)(event, context)
+            handler = self._acquire(function)
+            try:
+                return handler(event, context)
+            finally:
+                self._release(function, handler)
         finally:
-            self._release(function, handler)
+            duration = time.perf_counter() - clock
+            self.gate.release(
+                function, Invocation(function, started, duration, context.memory_limit_in_mb)
+            )
 
 
 def _load_module(name: str, path: Any) -> ModuleType:

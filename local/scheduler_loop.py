@@ -15,8 +15,9 @@ Scheduler API (every group) and invokes each one's target at its time.
   Lambda's retries and destinations then apply (local/invoker.py).
 - `ActionAfterCompletion: DELETE` deletes a one-time schedule after it fired, unless it was
   changed meanwhile.
-- A target that is not a template function fails delivery: the event goes to the schedule's
-  dead-letter queue, if it has one.
+- An SQS queue target gets the Input as one message, as Scheduler's SendMessage delivers it.
+- A target that is not a template function or queue fails delivery: the event goes to the
+  schedule's dead-letter queue, if it has one.
 """
 
 from __future__ import annotations
@@ -255,6 +256,9 @@ class SchedulerLoop(threading.Thread):
             event = raw
         self.fired_count += 1
         lateness = max(0.0, time.time() - scheduled)
+        if _is_queue(str(target.get("Arn", ""))):
+            self._send_to_queue(details, raw, execution_id, lateness)
+            return
         function = self.template.function_for_arn(str(target.get("Arn", "")))
         if function is None:
             logger.warning(
@@ -275,6 +279,26 @@ class SchedulerLoop(threading.Thread):
             function,
         )
         self.invoker.invoke(function, event, f"schedule {details['Name']}")
+
+    def _send_to_queue(
+        self, details: dict[str, Any], body: str | None, execution_id: str, lateness: float
+    ) -> None:
+        """An SQS target: the Input becomes one message (Scheduler's SendMessage)."""
+        arn = str(details["Target"]["Arn"])
+        try:
+            self._sqs.send_message(QueueUrl=queue_url(self.template, arn), MessageBody=body or "{}")
+        except Exception as exc:
+            logger.warning("schedule %s: sending to %s failed: %s", details["Name"], arn, exc)
+            self._dead_letter(details, body, execution_id, "SQS.SendMessageFailed")
+            return
+        logger.info(
+            "schedule %s/%s fired (%s, %.1f s after its time) -> queue %s",
+            details["GroupName"],
+            details["Name"],
+            details["ScheduleExpression"],
+            lateness,
+            arn.rsplit(":", 1)[-1],
+        )
 
     def _delete_if_unchanged(self, details: dict[str, Any]) -> None:
         group, name = details["GroupName"], details["Name"]
@@ -310,6 +334,10 @@ class SchedulerLoop(threading.Thread):
                 for key, value in attributes.items()
             },
         )
+
+
+def _is_queue(arn: str) -> bool:
+    return arn.startswith("arn:") and arn.split(":")[2:3] == ["sqs"]
 
 
 def _substitute(

@@ -1,5 +1,5 @@
 """Demo data for the local stack: three users (free, basic, professional), each with an API key,
-videos with real bytes in S3 and a TikTok account whose tokens the stand-in TikTok issued
+videos with real bytes in S3 and ten TikTok accounts whose tokens the stand-in TikTok issued
 (stored encrypted, as the deployed system stores them). Written through the table adapter.
 
 Idempotent: ids are derived from names, and what already exists is left as it is (a video that
@@ -32,6 +32,7 @@ EXAMPLE_VIDEO_ID = "550e8400-e29b-41d4-a716-446655440000"
 EXAMPLE_ACCOUNT_ID = "123e4567-e89b-12d3-a456-426614174000"
 EXAMPLE_OWNER_PLAN = "basic"
 VIDEOS_PER_USER = 60
+ACCOUNTS_PER_USER = 10
 # One video per user is over 20 MiB, so the publisher uploads it in several 10 MiB chunks; it is
 # not a whole number of chunks, so the last chunk carries the trailing bytes.
 LARGE_VIDEO_BYTES = 21 * 1024 * 1024 + 123_457
@@ -73,7 +74,15 @@ def video_ids(plan: str) -> list[str]:
 
 
 def account_id(plan: str) -> str:
+    """The user's first TikTok account (the basic user's is the reference's example id)."""
     return EXAMPLE_ACCOUNT_ID if plan == EXAMPLE_OWNER_PLAN else _id(demo_user_id(plan), "account")
+
+
+def account_ids(plan: str) -> list[str]:
+    """All the user's TikTok accounts: load demos spread posts over them, as TikTok's limits
+    per creator account require."""
+    extra = [_id(demo_user_id(plan), "account", str(n)) for n in range(1, ACCOUNTS_PER_USER)]
+    return [account_id(plan), *extra]
 
 
 def video_size(video_id: str, index: int) -> int:
@@ -135,10 +144,15 @@ class Seeder:
         jobs.sort(key=lambda job: job[1] != 0)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="seed") as pool:
             list(pool.map(lambda job: self._video(*job), jobs))
-            list(pool.map(self._account, users))
+            list(
+                pool.map(
+                    lambda job: self._account(*job),
+                    [(user, n) for user in users for n in range(ACCOUNTS_PER_USER)],
+                )
+            )
         for user in users:
             user.video_ids = video_ids(user.plan)
-            user.account_ids = [account_id(user.plan)]
+            user.account_ids = account_ids(user.plan)
         return users
 
     def _user(self, plan: str, api_key: str) -> DemoUser:
@@ -198,14 +212,17 @@ class Seeder:
             )
         )
 
-    def _account(self, user: DemoUser) -> None:
-        account = account_id(user.plan)
+    def _account(self, user: DemoUser, index: int) -> None:
+        account = account_ids(user.plan)[index]
         if self.table.get_account(user.user_id, account) is not None:
             return
-        example = user.plan == EXAMPLE_OWNER_PLAN
-        open_id = f"open-{user.user_id}"
-        username = "my_tiktok_handle" if example else f"{user.plan}_demo_creator"
-        display_name = "My TikTok Name" if example else f"{user.plan.title()} Demo Creator"
+        example = user.plan == EXAMPLE_OWNER_PLAN and index == 0
+        suffix = "" if index == 0 else f"-{index + 1}"
+        open_id = f"open-{user.user_id}{suffix}"
+        username = "my_tiktok_handle" if example else f"{user.plan}_demo_creator{suffix}"
+        display_name = (
+            "My TikTok Name" if example else f"{user.plan.title()} Demo Creator {index + 1}"
+        )
         self.tiktok.add_creator(open_id, username, display_name)
         tokens = self.tiktok.issue_tokens(open_id)
         now = datetime.now(UTC)

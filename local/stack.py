@@ -183,6 +183,8 @@ class LocalStack:
                 # The callback at this stack's own port, whatever a request's headers say.
                 "TikTokRedirectUri": f"{self.api_url}/api/v1/tiktok-accounts/callback",
                 "MinScheduleLeadSeconds": str(config.min_schedule_lead_seconds),
+                # Lambda's one-minute retry delay, shortened locally as for async retries.
+                "PublishRetryDelaySeconds": str(int(config.async_retry_delay_seconds)),
             },
             region=REGION,
         )
@@ -258,11 +260,13 @@ class LocalStack:
         )
 
     def _start_api(self) -> None:
+        from local.concurrency import ConcurrencyGate
         from local.gateway import Gateway
         from local.http_server import ApiServer
         from local.lambda_runtime import FunctionRunner
 
-        self.runner = FunctionRunner(self.template, pooled=True)
+        gate = ConcurrencyGate.from_template(self.template, self.config.lambda_concurrency)
+        self.runner = FunctionRunner(self.template, pooled=True, gate=gate)
         self.gateway = Gateway(self.template, self.runner)
         self._api = ApiServer(self.gateway, self.config.host, self.config.port)
         self._api.start()
@@ -288,6 +292,7 @@ class LocalStack:
             self.stop_event,
             config.async_retry_delay_seconds,
             DuplicateDelivery(config.duplicate_delivery, random.Random(f"{self.seed}/duplicates")),
+            throttle_retry_scale=config.throttle_retry_scale,
         )
         jitter = Jitter(config.scheduler_jitter_seconds, random.Random(f"{self.seed}/jitter"))
         self._loop = SchedulerLoop(self.template, self._invoker, self.stop_event, jitter=jitter)

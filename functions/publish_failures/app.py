@@ -1,6 +1,8 @@
-"""Consumer of the publisher's on-failure destination (and of the sweep's give-ups): a post that
-never reached TikTok ends `failed` with the last error; one holding a TikTok publish id is
-settled from TikTok's status first, never failed on our word alone."""
+"""Consumer of the publisher's failure queue, where a post lands when its publish was retried
+as often as allowed (the publish queue's redrive policy moves its message here, or Lambda's
+on-failure destination sends the record of a direct invocation), and of the sweep's give-ups.
+A post that never reached TikTok ends `failed` with the last error; one holding a TikTok
+publish id is settled from TikTok's status first, never failed on our word alone."""
 
 import json
 from typing import Any
@@ -22,20 +24,24 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def give_up(record: SQSRecord, lambda_context: Any = None) -> None:
     failure = json.loads(record.body)
-    command = PublishCommand.model_validate(failure.get("requestPayload") or {})
-    response = failure.get("responsePayload") or {}
-    error = f"{response.get('errorType', 'Error')}: {response.get('errorMessage', 'unknown')}"
-    if response.get("errorType") == SWEEP_GAVE_UP:
-        error = str(response.get("errorMessage", "the sweep gave up"))
+    publisher = post_publisher()
+    final = False
+    if "requestPayload" in failure:  # Lambda's invocation record, or the sweep's give-up
+        command = PublishCommand.model_validate(failure.get("requestPayload") or {})
+        response = failure.get("responsePayload") or {}
+        error = f"{response.get('errorType', 'Error')}: {response.get('errorMessage', 'unknown')}"
+        if response.get("errorType") == SWEEP_GAVE_UP:
+            error = str(response.get("errorMessage", "the sweep gave up"))
+            final = True
+    else:  # the post's own message, moved here by the publish queue's redrive policy
+        command = PublishCommand.model_validate(failure)
+        post = publisher.store.get(command.userId, command.scheduleId)
+        error = (post.lastError if post is not None else None) or "no error was recorded"
     figures = PublishMetrics()
     remaining = lambda_context.get_remaining_time_in_millis if lambda_context else None
     try:
-        outcome = post_publisher().give_up(
-            command,
-            error,
-            remaining_ms=remaining,
-            final=response.get("errorType") == SWEEP_GAVE_UP,
-            metrics=figures,
+        outcome = publisher.give_up(
+            command, error, remaining_ms=remaining, final=final, metrics=figures
         )
     finally:
         for name in figures.events:

@@ -104,8 +104,14 @@ def test_videos_have_their_bytes_in_s3(seeded: dict[str, Any]) -> None:
 
 def test_accounts_hold_encrypted_tokens_from_the_stand_in(seeded: dict[str, Any]) -> None:
     table, cipher = seeded["table"], seeded["cipher"]
+    open_ids = set()
     for user in seeded["users"]:
-        (account_id,) = user.account_ids
+        assert len(set(user.account_ids)) >= 10  # load demos spread posts over accounts
+        for account_id in user.account_ids:
+            account = table.get_account(user.user_id, account_id)
+            assert isinstance(account, TikTokAccountRecord)
+            open_ids.add(account.openId)
+        account_id = user.account_ids[0]
         account = table.get_account(user.user_id, account_id)
         assert isinstance(account, TikTokAccountRecord)
         access = cipher.decrypt(account.accessTokenCipher, account_id, "access")
@@ -118,7 +124,8 @@ def test_accounts_hold_encrypted_tokens_from_the_stand_in(seeded: dict[str, Any]
         assert account.accessTokenExpiresAt > datetime.now(UTC)
         assert account.refreshTokenExpiresAt is not None
     basic = seeded["users"][PLANS.index("basic")]
-    assert basic.account_ids == [EXAMPLE_ACCOUNT_ID]
+    assert basic.account_ids[0] == EXAMPLE_ACCOUNT_ID
+    assert len(open_ids) == sum(len(u.account_ids) for u in seeded["users"])  # distinct creators
 
 
 def test_seeding_again_changes_nothing(seeded: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from post_scheduler import wiring
+from post_scheduler.adapters.table import due_shard
 from tests.support import (
     API_TIME,
     MOTO_CONFIG,
@@ -76,7 +77,7 @@ def test_create_with_the_references_example(stack: AwsStack, basic: User, path: 
     assert post["title"] == "Scheduled Amazing Video"
     assert post["hashtags"] == "#trending #viral"
     assert post["version"] == 1
-    assert post["dueShard"] == "DUE"
+    assert post["dueShard"] == due_shard(schedule_id)
     assert basic.video_item(VIDEO)["pendingScheduleId"] == schedule_id
     assert basic.pending_count() == 1
 
@@ -91,8 +92,8 @@ def test_create_with_the_references_example(stack: AwsStack, basic: User, path: 
     assert schedule["ActionAfterCompletion"] == "DELETE"
     assert schedule["State"] == "ENABLED"
     target = schedule["Target"]
-    assert target["Arn"] == environment["PUBLISHER_FUNCTION_ARN"]
-    assert target["Arn"] == stack.template.attributes["PublisherFunction.Arn"]
+    assert target["Arn"] == environment["PUBLISH_QUEUE_ARN"]
+    assert target["Arn"] == stack.template.attributes["PublishQueue.Arn"]
     assert target["RoleArn"] == stack.template.attributes["SchedulerRole.Arn"]
     assert target["DeadLetterConfig"] == {
         "Arn": stack.template.attributes["SchedulerDeadLetterQueue.Arn"]

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from post_scheduler import wiring
 from post_scheduler.adapters.aws import aws_client
+from post_scheduler.adapters.table import DUE_INDEX
 from tests.support import (
     API_TIME,
     AwsStack,
@@ -143,18 +144,13 @@ def test_a_token_whose_post_has_passed_continues_from_now(stack: AwsStack) -> No
     user = stack.user("professional")
     passed = user.stored_posts(2, start_minutes=-10)
     to_come = user.stored_posts(2, start_minutes=30)
-    stale = {
-        "pk": f"USER#{user.user_id}",
-        "sk": f"SCHEDULE#{passed[1]}",
-        "dueShard": "DUE",
-        "dueAt": user.post_item(passed[1])["dueAt"],  # type: ignore[index]
-    }
+    stale = {"dueAt": user.post_item(passed[1])["dueAt"]}  # type: ignore[index]
     token = wiring.page_token_sealer().seal(stale, "upcoming")  # a genuine token of page 1
 
     def refuse_keys_outside_the_condition(params: dict[str, Any], **_: Any) -> None:
         start = params.get("ExclusiveStartKey")
-        now = params["ExpressionAttributeValues"][":now"]["S"]
-        if params.get("IndexName") == "DueIndex" and start and start["dueAt"]["S"] <= now:
+        now = params["ExpressionAttributeValues"][":after"]["S"]
+        if params.get("IndexName") == DUE_INDEX and start and start["dueAt"]["S"] <= now:
             raise ClientError(
                 {
                     "Error": {

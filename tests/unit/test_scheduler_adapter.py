@@ -27,7 +27,7 @@ SCHEDULE_ID = "650e8400-e29b-41d4-a716-446655440000"
 USER_ID = "user-1"
 GROUP = "post-scheduler-dev-posts"
 TARGET = PublishTarget(
-    function_arn="arn:aws:lambda:us-east-1:123456789012:function:publisher",
+    target_arn="arn:aws:sqs:us-east-1:123456789012:publish-queue",
     role_arn="arn:aws:iam::123456789012:role/scheduler",
     dead_letter_arn="arn:aws:sqs:us-east-1:123456789012:scheduler-dlq",
     max_retry_attempts=10,
@@ -60,7 +60,7 @@ def expected_definition(version: int = 1, fire_at: datetime = FIRE_AT) -> dict[s
         "State": "ENABLED",
         "Description": f"Publish scheduled post {SCHEDULE_ID} (version {version})",
         "Target": {
-            "Arn": TARGET.function_arn,
+            "Arn": TARGET.target_arn,
             "RoleArn": TARGET.role_arn,
             "Input": json.dumps(
                 {"scheduleId": SCHEDULE_ID, "userId": USER_ID, "version": version},

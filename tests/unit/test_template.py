@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from local.template import Template, load_template
+from post_scheduler.adapters.table import DUE_PROJECTION
 
 # The design's routes: (method, path) -> (function, public).
 DESIGN_ROUTES = {
@@ -172,7 +173,13 @@ def test_table(document: dict[str, Any]) -> None:
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
     assert [k["AttributeName"] for k in indexes["UserIndex"]["KeySchema"]] == ["gsi1pk", "gsi1sk"]
-    assert [k["AttributeName"] for k in indexes["DueIndex"]["KeySchema"]] == ["dueShard", "dueAt"]
+    due = indexes["DueShardIndex"]
+    assert [k["AttributeName"] for k in due["KeySchema"]] == ["dueShard", "dueAt"]
+    # Only what upcoming and the sweep read: upload progress never writes the index.
+    assert due["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": list(DUE_PROJECTION),
+    }
     assert document["Resources"][name].get("DeletionPolicy") == "Retain"
 
 
@@ -215,7 +222,7 @@ def test_schedule_group(document: dict[str, Any]) -> None:
     for function in ("CreateScheduleFunction", "UpdateScheduleFunction"):
         variables = props(document, function)["Environment"]["Variables"]
         assert variables["SCHEDULE_GROUP"] == {"Ref": "ScheduleGroup"}
-        assert variables["PUBLISHER_FUNCTION_ARN"] == {"Fn::GetAtt": ["PublisherFunction", "Arn"]}
+        assert variables["PUBLISH_QUEUE_ARN"] == {"Fn::GetAtt": ["PublishQueue", "Arn"]}
         assert variables["SCHEDULER_ROLE_ARN"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
         assert variables["SCHEDULER_DLQ_ARN"] == {"Fn::GetAtt": ["SchedulerDeadLetterQueue", "Arn"]}
 
@@ -237,7 +244,48 @@ def test_scheduler_role(document: dict[str, Any]) -> None:
         assert "PublisherFunction" in str(resource)
     others = [s for s in statements if s is not invoke[0]]
     assert all(_actions(s) == ["sqs:SendMessage"] for s in others)
-    assert all(s["Resource"] == {"Fn::GetAtt": ["SchedulerDeadLetterQueue", "Arn"]} for s in others)
+    assert sorted(s["Resource"]["Fn::GetAtt"][0] for s in others) == [
+        "PublishQueue",
+        "SchedulerDeadLetterQueue",
+    ]
+
+
+def test_schedules_deliver_to_the_publish_queue_consumed_in_bounded_batches(
+    document: dict[str, Any],
+) -> None:
+    publisher = props(document, "PublisherFunction")
+    (event,) = publisher["Events"].values()
+    assert event["Type"] == "SQS"
+    settings = event["Properties"]
+    assert settings["Queue"] == {"Fn::GetAtt": ["PublishQueue", "Arn"]}
+    assert settings["BatchSize"] == {"Ref": "PublisherBatchSize"}
+    assert settings["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert settings["ScalingConfig"] == {
+        "MaximumConcurrency": {"Ref": "PublisherMaximumConcurrency"}
+    }
+    assert settings["MaximumBatchingWindowInSeconds"] >= 1  # required above 10 messages
+    parameters = document["Parameters"]
+    assert parameters["PublisherBatchSize"]["Default"] >= 10
+    assert 2 <= parameters["PublisherMaximumConcurrency"]["Default"] <= 1000
+    queue = props(document, "PublishQueue")
+    # Never handed out again while an invocation holding it may still run.
+    assert queue["VisibilityTimeout"] >= publisher["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["PublisherFailureQueue", "Arn"]
+    }
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+    variables = publisher["Environment"]["Variables"]
+    assert variables["PUBLISH_QUEUE_URL"] == {"Ref": "PublishQueue"}
+
+
+def test_route_throttles_are_parameters_with_production_defaults(
+    document: dict[str, Any],
+) -> None:
+    settings = props(document, "HttpApi")["DefaultRouteSettings"]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ApiThrottlingBurstLimit"}
+    assert document["Parameters"]["ApiThrottlingRateLimit"]["Default"] == 1000
+    assert document["Parameters"]["ApiThrottlingBurstLimit"]["Default"] == 2000
 
 
 def test_the_dead_letter_queue_is_a_standard_queue(document: dict[str, Any]) -> None:
@@ -361,7 +409,7 @@ def test_read_only_functions_cannot_write(
 
 def test_the_upcoming_function_reads_only_the_due_index(document: dict[str, Any]) -> None:
     (statement,) = _function_statements(document, "UpcomingFunction")
-    assert statement["Resource"] == {"Fn::Sub": "${Table.Arn}/index/DueIndex"}
+    assert statement["Resource"] == {"Fn::Sub": "${Table.Arn}/index/DueShardIndex"}
 
 
 # --- hardening ------------------------------------------------------------------------------------

@@ -30,7 +30,10 @@ class Settings:
     table_name: str
     idempotency_table: str
     schedule_group: str
-    publisher_arn: str
+    # Where each post's schedule delivers: the publish queue (the publisher consumes it).
+    publish_target_arn: str
+    publish_queue_url: str
+    publish_retry_delay_seconds: int
     scheduler_role_arn: str
     scheduler_dlq_arn: str
     publisher_failure_queue_url: str
@@ -69,7 +72,9 @@ def get_settings() -> Settings:
         table_name=env("TABLE_NAME", "post-scheduler"),
         idempotency_table=env("IDEMPOTENCY_TABLE", "post-scheduler-idempotency"),
         schedule_group=env("SCHEDULE_GROUP", "post-scheduler"),
-        publisher_arn=env("PUBLISHER_FUNCTION_ARN", ""),
+        publish_target_arn=env("PUBLISH_QUEUE_ARN", ""),
+        publish_queue_url=env("PUBLISH_QUEUE_URL", ""),
+        publish_retry_delay_seconds=_int("PUBLISH_RETRY_DELAY_SECONDS", 60),
         scheduler_role_arn=env("SCHEDULER_ROLE_ARN", ""),
         scheduler_dlq_arn=env("SCHEDULER_DLQ_ARN", ""),
         publisher_failure_queue_url=env("PUBLISHER_FAILURE_QUEUE_URL", ""),

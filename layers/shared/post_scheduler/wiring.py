@@ -61,7 +61,7 @@ def publish_scheduler() -> PublishScheduler:
     return PublishScheduler(
         settings.schedule_group,
         PublishTarget(
-            function_arn=settings.publisher_arn,
+            target_arn=settings.publish_target_arn,
             role_arn=settings.scheduler_role_arn,
             dead_letter_arn=settings.scheduler_dlq_arn,
             max_retry_attempts=settings.publisher_max_retry_attempts,

@@ -16,6 +16,8 @@ _CONFIG = Config(
     connect_timeout=3,
     read_timeout=10,
     retries={"mode": "standard", "max_attempts": 3},
+    # The publisher runs a batch's posts in parallel threads on the same clients.
+    max_pool_connections=100,
 )
 
 

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from post_scheduler.adapters.aws import aws_client
 from post_scheduler.errors import DependencyUnavailable
-from post_scheduler.models.records import ScheduleRecord
+from post_scheduler.models.records import DueEntry, ScheduleRecord
 
 # `responsePayload.errorType` of the sweep's records: the consumer then ends the post for good.
 SWEEP_GAVE_UP = "SweepGaveUp"
@@ -24,7 +24,7 @@ class GiveUpQueue:
         self.queue_url = queue_url
         self.client = client if client is not None else aws_client("sqs")
 
-    def send(self, post: ScheduleRecord, reason: str) -> None:
+    def send(self, post: DueEntry | ScheduleRecord, reason: str) -> None:
         record = {
             "version": "1.0",
             "timestamp": datetime.now(UTC).isoformat(),

@@ -18,7 +18,7 @@ from post_scheduler.adapters.table import (
     schedule_key,
 )
 from post_scheduler.errors import Conflict
-from post_scheduler.models.records import ScheduleRecord, TikTokAccountRecord
+from post_scheduler.models.records import DueEntry, ScheduleRecord, TikTokAccountRecord
 
 
 class LeaseLost(Exception):
@@ -236,14 +236,12 @@ class PublicationStore:
             raise TokensChanged(account.accountId) from None
         return TikTokAccountRecord.model_validate(from_item(response["Attributes"]))
 
-    def due_posts(self, due_before: datetime, page_size: int = 100) -> Iterator[ScheduleRecord]:
+    def due_posts(self, due_before: datetime, page_size: int = 100) -> Iterator[DueEntry]:
         """Every pending or publishing post whose time is before `due_before`, oldest first,
         page after page (from the eventually consistent due index: a snapshot)."""
         return self.table.list_due(due_before, page_size)
 
-    def mark_rearmed(
-        self, post: ScheduleRecord, now: datetime, max_rearms: int
-    ) -> ScheduleRecord | None:
+    def mark_rearmed(self, post: DueEntry, now: datetime, max_rearms: int) -> ScheduleRecord | None:
         """Count one sweep re-arm of `post`, only while it is still the version the sweep read,
         unclaimed (pending, or publishing with a lapsed lease) and under `max_rearms`. None
         when it changed since the snapshot (moved, claimed, ended, re-armed by another

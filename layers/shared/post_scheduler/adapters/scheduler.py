@@ -32,9 +32,10 @@ class ScheduleRequestInvalid(ValueError):
 
 @dataclass(frozen=True)
 class PublishTarget:
-    """Where schedules deliver: the publisher, through the role Scheduler assumes."""
+    """Where schedules deliver: the publish queue (SQS) the publisher consumes, through the role
+    Scheduler assumes."""
 
-    function_arn: str
+    target_arn: str
     role_arn: str
     dead_letter_arn: str
     max_retry_attempts: int = 10
@@ -109,7 +110,7 @@ class PublishScheduler:
             "State": "ENABLED",
             "Description": f"Publish scheduled post {schedule_id} (version {version})",
             "Target": {
-                "Arn": self.target.function_arn,
+                "Arn": self.target.target_arn,
                 "RoleArn": self.target.role_arn,
                 "Input": publisher_input(schedule_id, user_id, version),
                 "RetryPolicy": {

@@ -9,7 +9,9 @@ Layout (pk / sk):
     OAUTH#<sha256>  / STATE                   a TikTok connect flow, by its state's hash (TTL)
     USER#<userId>   / SCHEDULE#<scheduleId>   scheduled post
         gsi1 (UserIndex): USER#<userId> / SCHEDULE#<time>#<scheduleId>   the user's posts by time
-        DueIndex: DUE / <time>#<scheduleId>   only while pending or publishing (sparse)
+        DueShardIndex: DUE#<nn> / <time>#<scheduleId>   only while pending or publishing
+            (sparse); write-sharded over DUE_SHARDS partitions by the post's id, so posts due
+            in the same second spread out; reads merge the shards. Projects only DUE_PROJECTION.
 
 Every rule that spans items (plan limit, one pending post per video, exact counters) is a
 condition inside one transaction, never a read followed by a write.
@@ -17,12 +19,17 @@ condition inside one transaction, never a read followed by a write.
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import random
+import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -42,6 +49,7 @@ from post_scheduler.errors import (
 from post_scheduler.models.accounts import OAuthStateRecord
 from post_scheduler.models.records import (
     ApiKeyRecord,
+    DueEntry,
     ScheduleRecord,
     TikTokAccountRecord,
     UserRecord,
@@ -58,8 +66,22 @@ _TRANSACTION_ATTEMPTS = 4
 _TRANSACTION_BACKOFF_SECONDS = 0.025
 
 USER_INDEX = "UserIndex"
-DUE_INDEX = "DueIndex"
-DUE_SHARD = "DUE"
+DUE_INDEX = "DueShardIndex"
+# One DynamoDB partition takes about 1,000 writes a second; every create, move, claim and end
+# of a post writes the due index, so its writes are spread over this many partition keys.
+DUE_SHARDS = 16
+# What the due index carries besides the keys: exactly what upcoming and the sweep read.
+DUE_PROJECTION = (
+    "scheduleId",
+    "userId",
+    "status",
+    "version",
+    "scheduledPublishTime",
+    "tiktokAccountId",
+    "leaseExpiresAt",
+    "sweepRearms",
+)
+_DUE_POSITION = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z(#[0-9A-Za-z-]{1,64})?$")
 ACTIVE_STATUSES = ("pending", "publishing")
 
 _serializer = TypeSerializer()
@@ -124,6 +146,12 @@ def _record[M: BaseModel](model: type[M], item: Mapping[str, Any] | None) -> M |
     return None if item is None else model.model_validate(from_item(item))
 
 
+def due_shard(schedule_id: str) -> str:
+    """The due index partition of a post: fixed by its id, so a move stays in its shard."""
+    number = int.from_bytes(hashlib.sha256(schedule_id.encode()).digest()[:4], "big")
+    return f"DUE#{number % DUE_SHARDS:02d}"
+
+
 def schedule_item(schedule: ScheduleRecord) -> dict[str, Any]:
     """A schedule with its index attributes: always in the user's index, in the due index only
     while it still has to be published."""
@@ -135,9 +163,15 @@ def schedule_item(schedule: ScheduleRecord) -> dict[str, Any]:
         entity="schedule",
         gsi1pk=f"USER#{schedule.userId}",
         gsi1sk=f"SCHEDULE#{moment}",
-        dueShard=DUE_SHARD if active else None,
+        dueShard=due_shard(schedule.scheduleId) if active else None,
         dueAt=moment if active else None,
     )
+
+
+@cache
+def _shard_readers() -> ThreadPoolExecutor:
+    """Threads that query the due shards side by side (created on first use)."""
+    return ThreadPoolExecutor(max_workers=DUE_SHARDS, thread_name_prefix="due-shard")
 
 
 def expression_values(**values: Any) -> dict[str, Any]:
@@ -524,52 +558,85 @@ class SchedulingTable:
 
     def list_upcoming(
         self, now: datetime, limit: int, page_token: str | None
-    ) -> tuple[list[ScheduleRecord], str | None]:
-        """Pending posts due after `now`, soonest first, across all users."""
-        request: dict[str, Any] = {
-            "TableName": self.name,
-            "IndexName": DUE_INDEX,
-            "KeyConditionExpression": "dueShard = :shard AND dueAt > :now",
-            "FilterExpression": "#status = :pending",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": expression_values(
-                shard=DUE_SHARD, now=format_utc(now), pending="pending"
-            ),
-            "Limit": limit,
-        }
-        start = self.pages.decode(
-            page_token,
-            "upcoming",
-            {"dueShard": DUE_SHARD},
-            frozenset({"pk", "sk", "dueShard", "dueAt"}),
-        )
-        # A page read a while ago may end at a post whose time has passed since: everything up
-        # to it is past too, so the rest of the list starts now (DynamoDB refuses a start key
-        # outside the key condition).
-        if start is not None and start["dueAt"]["S"] > format_utc(now):
-            request["ExclusiveStartKey"] = start
-        items, token = self._page(request, limit, ("pk", "sk", "dueShard", "dueAt"), "upcoming")
-        return [ScheduleRecord.model_validate(from_item(i)) for i in items], token
+    ) -> tuple[list[DueEntry], str | None]:
+        """Pending posts due after `now`, soonest first, across all users: each shard's next
+        posts, merged. The page token is the (sealed) position of the last post returned (its
+        `<time>#<id>`), so the next page is every shard's posts after it."""
+        after = format_utc(now)
+        start = self.pages.decode(page_token, "upcoming", {}, frozenset({"dueAt"}))
+        if start is not None:
+            position = start["dueAt"]["S"]
+            if not _DUE_POSITION.fullmatch(position):
+                raise invalid_page_token()
+            # A page read a while ago may end at a post whose time has passed since: the rest
+            # of the list starts now.
+            after = max(after, position)
 
-    def list_due(self, due_before: datetime, page_size: int = 100) -> Iterator[ScheduleRecord]:
-        """Every pending or publishing post whose time is before `due_before`, oldest first,
-        read page by page as the caller goes (it stops reading when the caller stops)."""
-        request: dict[str, Any] = {
-            "TableName": self.name,
-            "IndexName": DUE_INDEX,
-            "KeyConditionExpression": "dueShard = :shard AND dueAt < :before",
-            "ExpressionAttributeValues": expression_values(
-                shard=DUE_SHARD, before=format_utc(due_before)
-            ),
-            "Limit": page_size,
-        }
-        while True:
-            response = self.client.query(**request)
-            for item in response["Items"]:
-                yield ScheduleRecord.model_validate(from_item(item))
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        def request(shard: str) -> dict[str, Any]:
+            return {
+                "TableName": self.name,
+                "IndexName": DUE_INDEX,
+                "KeyConditionExpression": "dueShard = :shard AND dueAt > :after",
+                "FilterExpression": "#status = :pending",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": expression_values(
+                    shard=shard, after=after, pending="pending"
+                ),
+            }
+
+        items = self._merged_shards(request, limit + 1)
+        page = items[:limit]
+        more = len(items) > limit
+        token = self.pages.encode({"dueAt": page[-1]["dueAt"]}, "upcoming") if more else None
+        return [DueEntry.model_validate(from_item(i)) for i in page], token
+
+    def list_due(self, due_before: datetime, page_size: int = 100) -> Iterator[DueEntry]:
+        """Every pending or publishing post whose time is before `due_before`, oldest first
+        across the shards, read page by page as the caller goes (it stops reading when the
+        caller stops)."""
+
+        def shard_items(shard: str) -> Iterator[dict[str, Any]]:
+            request: dict[str, Any] = {
+                "TableName": self.name,
+                "IndexName": DUE_INDEX,
+                "KeyConditionExpression": "dueShard = :shard AND dueAt < :before",
+                "ExpressionAttributeValues": expression_values(
+                    shard=shard, before=format_utc(due_before)
+                ),
+                "Limit": page_size,
+            }
+            while True:
+                response = self.client.query(**request)
+                yield from response["Items"]
+                if "LastEvaluatedKey" not in response:
+                    return
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+        shards = [shard_items(f"DUE#{n:02d}") for n in range(DUE_SHARDS)]
+        for item in heapq.merge(*shards, key=lambda item: str(item["dueAt"]["S"])):
+            yield DueEntry.model_validate(from_item(item))
+
+    def _merged_shards(
+        self, request: Callable[[str], dict[str, Any]], want: int
+    ) -> list[dict[str, Any]]:
+        """Up to `want` items from each due shard (queried in parallel), merged by `dueAt`."""
+
+        def read(shard: str) -> list[dict[str, Any]]:
+            query = request(shard)
+            items: list[dict[str, Any]] = []
+            while len(items) < want:
+                query["Limit"] = want - len(items)
+                response = self.client.query(**query)
+                items.extend(response["Items"])
+                if "LastEvaluatedKey" not in response:
+                    break
+                query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            return items
+
+        shards = [f"DUE#{n:02d}" for n in range(DUE_SHARDS)]
+        merged = [item for items in _shard_readers().map(read, shards) for item in items]
+        merged.sort(key=lambda item: str(item["dueAt"]["S"]))
+        return merged
 
     def list_user_items[M: BaseModel](
         self, user_id: str, prefix: str, model: type[M], limit: int, page_token: str | None

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, StrictInt, StringConstraints
 
 from post_scheduler.adapters.publication_store import LeaseLost, TokensChanged
+from post_scheduler.adapters.throttling import retry_throttled
 from post_scheduler.adapters.tiktok_client import (
     ChunkLengthError,
     ChunkPlan,
@@ -213,10 +214,15 @@ class PostPublisher:
         if wait > 0:
             self.clock.sleep(wait)
 
-        now = self.clock.now()
         token = uuid.uuid4().hex
-        lease_until = now + timedelta(milliseconds=remaining_ms())
-        claimed = self.store.claim(post, now, lease_until, token)
+
+        def claim() -> ScheduleRecord | None:
+            now = self.clock.now()
+            lease_until = now + timedelta(milliseconds=remaining_ms())
+            return self.store.claim(post, now, lease_until, token)
+
+        # A throttled claim is retried: throttling must never cost the post its second.
+        claimed = retry_throttled(claim, self.clock.sleep)
         if claimed is None:
             return PublishOutcome(
                 "skipped", "claimed by another run, or changed meanwhile", post.scheduleId

@@ -31,7 +31,7 @@ from post_scheduler.errors import DependencyUnavailable
 if TYPE_CHECKING:
     from post_scheduler.adapters.publication_store import PublicationStore
     from post_scheduler.adapters.scheduler import PublishScheduler
-    from post_scheduler.models.records import ScheduleRecord
+    from post_scheduler.models.records import DueEntry
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def rearm_missed_posts(
     store: PublicationStore,
     scheduler: PublishScheduler,
     now: datetime,
-    give_up: Callable[[ScheduleRecord, str], None],
+    give_up: Callable[[DueEntry, str], None],
     page_size: int = 100,
     has_time: Callable[[], bool] = lambda: True,
     max_rearms: int = MAX_SWEEP_REARMS,

@@ -157,3 +157,20 @@ class ScheduleRecord(_Record):
     @property
     def caption(self) -> str:
         return " ".join(part for part in (self.title, self.hashtags) if part)
+
+
+class DueEntry(BaseModel):
+    """A post as the due index projects it: only what the public upcoming list and the sweep
+    read, so changes to anything else (upload progress, TikTok ids) never write the index."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    scheduleId: str
+    userId: str
+    status: str
+    version: int
+    scheduledPublishTime: datetime
+    tiktokAccountId: str
+    leaseExpiresAt: datetime | None = None
+    # The sweep's re-arm count for this version (it caps re-arms; see domain/sweep.py).
+    sweepRearms: int = 0

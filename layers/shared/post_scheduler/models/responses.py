@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from post_scheduler.models.records import (
+    DueEntry,
     ScheduleRecord,
     TikTokAccountRecord,
     VideoRecord,
@@ -176,7 +177,7 @@ class UpcomingPost(BaseModel):
     accountId: str
 
     @classmethod
-    def of(cls, schedule: ScheduleRecord) -> UpcomingPost:
+    def of(cls, schedule: ScheduleRecord | DueEntry) -> UpcomingPost:
         return cls(
             scheduleId=schedule.scheduleId,
             publishTime=format_utc(schedule.scheduledPublishTime),

@@ -1,0 +1,29 @@
+"""The publish queue, from the publisher's side: a post that must be retried comes back after
+the retry delay instead of the queue's visibility timeout (which covers a whole invocation)."""
+
+from __future__ import annotations
+
+import logging
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from post_scheduler.adapters.aws import aws_client
+from post_scheduler.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def retry_later(receipt_handle: str) -> None:
+    """Make the message visible again after PUBLISH_RETRY_DELAY_SECONDS. Best effort: if this
+    fails, the message still comes back after the queue's visibility timeout."""
+    settings = get_settings()
+    if not settings.publish_queue_url:
+        return
+    try:
+        aws_client("sqs").change_message_visibility(
+            QueueUrl=settings.publish_queue_url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=settings.publish_retry_delay_seconds,
+        )
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("could not shorten the retry delay", extra={"error": str(error)[:300]})
