@@ -274,6 +274,12 @@ def test_schedules_deliver_to_the_publish_queue_consumed_in_bounded_batches(
         "Fn::GetAtt": ["PublisherFailureQueue", "Arn"]
     }
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+    # A redriven message can keep its receive count: the give-up consumer must still get it.
+    failures = props(document, "PublisherFailureQueue")
+    assert (
+        failures["RedrivePolicy"]["maxReceiveCount"]
+        >= queue["RedrivePolicy"]["maxReceiveCount"] + 5
+    )
     variables = publisher["Environment"]["Variables"]
     assert variables["PUBLISH_QUEUE_URL"] == {"Ref": "PublishQueue"}
 
