@@ -275,7 +275,8 @@ def _admin(stack: RunningStack, *arguments: str) -> str:
     import boto3
 
     dynamodb = boto3.client("dynamodb", endpoint_url=stack.moto_url, **_boto_fakes())
-    (table,) = dynamodb.list_tables()["TableNames"]
+    # The scheduling table (logical id `Table`), not the idempotency table beside it.
+    (table,) = [name for name in dynamodb.list_tables()["TableNames"] if name.endswith("-Table")]
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
         **FAKE_AWS,
