@@ -21,7 +21,12 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from post_scheduler.adapters.publish_queue import retry_later
-from post_scheduler.domain.publish_batch import PostResult, outcome_summary, publish_message
+from post_scheduler.domain.publish_batch import (
+    PostDeferred,
+    PostResult,
+    outcome_summary,
+    publish_message,
+)
 from post_scheduler.observability import MetricUnit, logger, metrics, trace_http_client, tracer
 from post_scheduler.wiring import post_publisher
 
@@ -40,7 +45,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     publisher = post_publisher()
     remaining_ms = context.get_remaining_time_in_millis
     if "Records" not in event:
-        result = publish_message(publisher, "direct", json.dumps(event), remaining_ms)
+        # A direct invocation cannot be brought back later: it waits for the second.
+        result = publish_message(
+            publisher, "direct", json.dumps(event), remaining_ms, gather_seconds=None
+        )
         _report([result])
         if result.error is not None:
             raise result.error  # Lambda's asynchronous retries take over
@@ -58,6 +66,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             retry_later(record.receipt_handle)
             raise result.error
         assert result.outcome is not None
+        if result.outcome.retry_in_seconds is not None:
+            # Not yet: back on the queue until shortly before its second.
+            retry_later(record.receipt_handle, result.outcome.retry_in_seconds)
+            raise PostDeferred(result.outcome.detail)
         return result.outcome.as_dict()
 
     response = async_process_partial_response(

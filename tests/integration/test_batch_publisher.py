@@ -164,3 +164,60 @@ def test_redriven_message_ends_the_post_failed_with_its_last_error(
 
     assert result == {"batchItemFailures": []}
     _assert_failed_and_released(scene, "gave up", "internal_error: still down")
+
+
+def test_a_message_that_comes_early_is_deferred_until_shortly_before_its_second(
+    scene_factory: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Scheduler fires anywhere in the minute before a post: a message due in 40 s is not
+    waited for (that would hold an execution for the minute) but comes back 5 s before."""
+    monkeypatch.setenv("MIN_SCHEDULE_LEAD_SECONDS", "1")
+    wiring.reset()
+    early = scene_factory(minutes_ahead=40 / 60)
+    soon = scene_factory(minutes_ahead=3 / 60)
+    event = _sqs_event(early, [_input(early), _input(soon)])
+    started = time.monotonic()
+
+    result = early.stack.gateway.runner.invoke("PublisherFunction", event)
+
+    early_message = event["Records"][0]["messageId"]
+    assert result == {"batchItemFailures": [{"itemIdentifier": early_message}]}
+    assert time.monotonic() - started < 15  # it waited for the soon post, not the early one
+    _assert_published_once_among(soon, 2)
+    post = early.post
+    assert post.status == "pending"
+    assert post.publishStartedAt is None  # not claimed, nothing sent to TikTok
+    # The one upload TikTok has is the soon post's.
+    assert [u["publish_id"] for u in early.complete_uploads()] == [soon.post.tiktokPublishId]
+    # It is back on the queue about 5 s before its second: not now, not after the 960 s.
+    sqs = boto3.client("sqs")
+    assert sqs.receive_message(QueueUrl=_queue_url(early)).get("Messages", []) == []
+    due_in = (post.scheduledPublishTime - datetime.now(UTC)).total_seconds()
+    deadline = time.monotonic() + due_in
+    again: list[dict[str, Any]] = []
+    while not again and time.monotonic() < deadline:
+        again = sqs.receive_message(QueueUrl=_queue_url(early), WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+    assert [m["MessageId"] for m in again] == [early_message]
+    returned_before = (post.scheduledPublishTime - datetime.now(UTC)).total_seconds()
+    assert 2 <= returned_before <= 8, returned_before
+
+
+def test_a_direct_invocation_still_waits_for_its_second(
+    scene_factory: Any,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A schedule made before the queue invokes the publisher directly: nothing can bring
+    that event back, so it waits for the second as before."""
+    monkeypatch.setenv("MIN_SCHEDULE_LEAD_SECONDS", "1")
+    wiring.reset()
+    scene = scene_factory(minutes_ahead=8 / 60)
+
+    outcome = scene.stack.gateway.runner.invoke("PublisherFunction", json.loads(_input(scene)))
+
+    assert outcome["result"] == "executed", outcome
+    post = scene.post
+    assert post.publishStartedAt is not None
+    assert 0 <= (post.publishStartedAt - post.scheduledPublishTime).total_seconds() < 1

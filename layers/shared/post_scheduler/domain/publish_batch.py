@@ -28,6 +28,11 @@ from post_scheduler.domain.publishing import (
 logger = logging.getLogger(__name__)
 
 
+class PostDeferred(Exception):
+    """The post is not due yet: its message is reported back to the queue, which returns it
+    shortly before the post's second."""
+
+
 @dataclass
 class PostResult:
     """One message of the batch: its outcome, or the error that makes it come back later."""
@@ -47,11 +52,22 @@ def parse_command(body: str) -> PublishCommand | None:
         return None
 
 
+# Schedules fire anywhere in the minute before a post (Scheduler's precision), so its message
+# can come up to two minutes early. Rather than hold an execution for that long, a message due
+# later than this comes back this long before its second: the posts of one second then arrive
+# together, in full batches, and each execution waits only these few seconds.
+GATHER_SECONDS = 5.0
+
+
 def publish_message(
-    publisher: PostPublisher, message_id: str, body: str, remaining_ms: Callable[[], int]
+    publisher: PostPublisher,
+    message_id: str,
+    body: str,
+    remaining_ms: Callable[[], int],
+    gather_seconds: float | None = GATHER_SECONDS,
 ) -> PostResult:
     """Publish the post one message names; an error is kept in the result, for this message
-    alone to come back later."""
+    alone to come back later (a deferred post's outcome says when)."""
     result = PostResult(message_id)
     command = parse_command(body)
     if command is None:
@@ -59,7 +75,9 @@ def publish_message(
         result.outcome = PublishOutcome("skipped", "malformed event")
         return result
     try:
-        result.outcome = publisher.publish(command, remaining_ms, result.metrics)
+        result.outcome = publisher.publish(
+            command, remaining_ms, result.metrics, gather_seconds=gather_seconds
+        )
     except Exception as error:  # this post only: it comes back, the others go on
         logger.warning(
             "publish will be retried",

@@ -81,12 +81,14 @@ class PublishCommand(BaseModel):
 
 @dataclass(frozen=True)
 class PublishOutcome:
-    """What a run did: executed, failed, or skipped (with why)."""
+    """What a run did: executed, failed, skipped (with why), or deferred (come back in
+    `retry_in_seconds`, nothing done)."""
 
     result: str
     detail: str = ""
     schedule_id: str = ""
     publish_id: str | None = None
+    retry_in_seconds: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -198,8 +200,11 @@ class PostPublisher:
         command: PublishCommand,
         remaining_ms: Callable[[], int],
         metrics: PublishMetrics | None = None,
+        gather_seconds: float | None = None,
     ) -> PublishOutcome:
-        """One publisher invocation for one post."""
+        """One publisher invocation for one post. With `gather_seconds`, a post due later than
+        that is not waited for but deferred until about that long before its second (the
+        queue brings it back then, with the other posts of that second)."""
         metrics = metrics if metrics is not None else PublishMetrics()
         post = self.store.get(command.userId, command.scheduleId)
         skip = _skip_reason(post, command)
@@ -210,6 +215,13 @@ class PostPublisher:
         if wait > self.config.max_early_seconds:
             return PublishOutcome(
                 "skipped", f"fired {wait:.0f}s before the post's time", post.scheduleId
+            )
+        if gather_seconds is not None and wait - gather_seconds >= 1:
+            return PublishOutcome(
+                "deferred",
+                f"due in {wait:.0f}s: comes back {gather_seconds:.0f}s before its second",
+                post.scheduleId,
+                retry_in_seconds=int(wait - gather_seconds),
             )
         if wait > 0:
             self.clock.sleep(wait)
