@@ -15,7 +15,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from post_scheduler.domain.plans import pending_limit
-from post_scheduler.domain.time_rules import check_publish_time, schedule_fire_time
+from post_scheduler.domain.time_rules import (
+    check_publish_time,
+    posting_minute,
+    schedule_fire_time,
+)
 from post_scheduler.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from post_scheduler.models.fields import TIKTOK_CAPTION_LIMIT, utf16_length
 from post_scheduler.models.records import ScheduleRecord
@@ -115,6 +119,7 @@ class ScheduleService:
             title=request.title,
             hashtags=request.hashtags,
             postOptions=request.options or PostOptions(),
+            accountMinute=posting_minute(request.scheduledPublishTime),
         )
         self.table.create_schedule(schedule)
         try:
@@ -243,6 +248,9 @@ class ScheduleService:
         if time_moved:
             changes["version"] = current.version + 1
             changes["sweepRearms"] = 0
+            changes["accountMinute"] = posting_minute(
+                current.model_copy(update=changes).scheduledPublishTime
+            )
         updated = current.model_copy(update=changes)
         if _same_content(updated, current):
             return current
@@ -296,6 +304,7 @@ class ScheduleService:
                 "scheduledPublishTime": publish_at,
                 "status": "pending",
                 "version": current.version + 1,
+                "accountMinute": posting_minute(publish_at),
             }
         )
         self._take_slot_and_arm(current, updated, now)

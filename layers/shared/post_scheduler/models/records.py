@@ -109,6 +109,9 @@ class ScheduleRecord(_Record):
     title: str | None = None
     hashtags: str | None = None
     postOptions: PostOptions = Field(default_factory=PostOptions)
+    # The (account, UTC minute) posting slot this post holds while pending or publishing
+    # (`YYYY-MM-DDTHH:MM`, see domain/time_rules.py); None once it ended or gave it back.
+    accountMinute: str | None = None
     # Publishing progress, written by the publisher.
     claimedAt: datetime | None = None
     claimToken: str | None = None
