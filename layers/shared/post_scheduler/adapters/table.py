@@ -52,6 +52,7 @@ from post_scheduler.errors import (
 from post_scheduler.models.accounts import OAuthStateRecord
 from post_scheduler.models.records import (
     ApiKeyRecord,
+    CreatorInfoSnapshot,
     DueEntry,
     ScheduleRecord,
     TikTokAccountRecord,
@@ -985,6 +986,23 @@ class SchedulingTable:
         except self.client.exceptions.ConditionalCheckFailedException:
             raise Conflict("another TikTok user is connected under this account id") from None
         return not response.get("Attributes")
+
+    def save_creator_info(
+        self, user_id: str, account_id: str, info: CreatorInfoSnapshot, at: datetime
+    ) -> None:
+        """Cache what creator_info said on the account (no-op when the account is gone, or
+        holds a newer copy)."""
+        with suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.name,
+                Key=account_key(user_id, account_id),
+                UpdateExpression="SET creatorInfo = :info, creatorInfoAt = :at",
+                ConditionExpression=(
+                    "attribute_exists(pk)"
+                    " AND (attribute_not_exists(creatorInfoAt) OR creatorInfoAt <= :at)"
+                ),
+                ExpressionAttributeValues=expression_values(info=info.model_dump(), at=at),
+            )
 
     def delete_account(self, user_id: str, account_id: str) -> None:
         try:
