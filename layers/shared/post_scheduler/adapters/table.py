@@ -958,7 +958,7 @@ class SchedulingTable:
             include={
                 "accountId", "userId", "openId", "username", "displayName", "scope",
                 "accessTokenCipher", "refreshTokenCipher", "accessTokenExpiresAt",
-                "refreshTokenExpiresAt", "updatedAt",
+                "refreshTokenExpiresAt", "creatorInfo", "creatorInfoAt", "updatedAt",
             },
             exclude_none=True,
         )  # fmt: skip
