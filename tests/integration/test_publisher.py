@@ -472,7 +472,10 @@ def test_permanent_tiktok_errors_fail_the_post_with_the_reason(
 
 
 def test_privacy_level_the_account_does_not_offer_fails_before_init(scene_factory: Any) -> None:
-    scene = scene_factory(private_account=True, options={"privacyLevel": "PUBLIC_TO_EVERYONE"})
+    """The account turned private after the post was created (create would refuse it now)."""
+    scene = scene_factory(options={"privacyLevel": "PUBLIC_TO_EVERYONE"})
+    open_id = f"open-{scene.account_id.removeprefix('acct-')}"
+    scene.stub.add_creator(open_id, "creator", "Creator", private_account=True)
     outcome = scene.publisher(scene.at_post_time()).publish(scene.command, _remaining())
     assert outcome.result == "failed"
     _assert_failed_and_released(scene, "PUBLIC_TO_EVERYONE", "not available")
