@@ -110,15 +110,15 @@ def _all(stack: RunningStack, path: str) -> list[dict[str, Any]]:
             return items
 
 
-def _assets(stack: RunningStack) -> tuple[list[dict[str, Any]], str]:
-    """The demo user's ready videos, largest first, and a TikTok account."""
+def _assets(stack: RunningStack) -> tuple[list[dict[str, Any]], list[str]]:
+    """The demo user's ready videos, largest first, and its TikTok accounts."""
     videos = [v for v in _all(stack, "/api/v1/videos") if v["status"] == "ready"]
     accounts = _all(stack, "/api/v1/tiktok-accounts")
     assert videos, "the demo user has no ready video"
     assert accounts, "the demo user has no TikTok account"
     videos.sort(key=lambda v: -int(v["sizeBytes"]))
     assert videos[0]["sizeBytes"] > 10 * 1024 * 1024, "the demo data should hold a large video"
-    return videos, accounts[0]["id"]
+    return videos, [a["id"] for a in accounts]
 
 
 def _create(stack: RunningStack, video: dict[str, Any], account: str, when: datetime) -> Scheduled:
@@ -151,17 +151,25 @@ def twice_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSta
 
 @pytest.fixture(scope="module")
 def scenario(local_stack: RunningStack, twice_stack: RunningStack) -> Scenario:
-    videos, account = _assets(local_stack)
-    twice_videos, twice_account = _assets(twice_stack)
+    videos, accounts = _assets(local_stack)
+    account = accounts[0]
+    twice_videos, twice_accounts = _assets(twice_stack)
+
+    def spread(index: int) -> str:
+        # Round robin: TikTok takes at most 6 posts of one account per minute.
+        return twice_accounts[index % len(twice_accounts)]
+
     half = TWICE_POSTS // 2
     # Due as soon as allowed, usually in this minute: published when their schedule fires.
     soonest = _soonest(twice_stack)
-    twice = [_create(twice_stack, v, twice_account, soonest) for v in twice_videos[-half:]]
+    twice = [
+        _create(twice_stack, v, spread(i), soonest) for i, v in enumerate(twice_videos[-half:])
+    ]
     window = _window(local_stack)
     # The large video (a chunked upload) and small ones, all in the same second.
     twice += [
-        _create(twice_stack, v, twice_account, window + timedelta(seconds=1))
-        for v in twice_videos[: TWICE_POSTS - half]
+        _create(twice_stack, v, spread(half + i), window + timedelta(seconds=1))
+        for i, v in enumerate(twice_videos[: TWICE_POSTS - half])
     ]
     executed = _create(local_stack, videos[0], account, window)
     cancelled = _create(

@@ -74,9 +74,14 @@ def measure(recorded: FunctionCalls, action: Callable[[], Any], function: str) -
     return recorded.of(function)
 
 
-TX_CREATE = "dynamodb.TransactWriteItems[Update,ConditionCheck,Update,Put]"
-TX_END = "dynamodb.TransactWriteItems[Put,Update,Update]"
-TX_DELETE = "dynamodb.TransactWriteItems[Delete,Update,Update]"
+# Video lock, account check, plan counter, the post, the account's posting-minute counter.
+TX_CREATE = "dynamodb.TransactWriteItems[Update,ConditionCheck,Update,Put,Update]"
+# Pre-flight: the video (its duration) and the account (its cached creator_info), one read.
+PREFLIGHT = "dynamodb.BatchGetItem"
+TX_END = "dynamodb.TransactWriteItems[Put,Update,Update,Update]"
+TX_DELETE = "dynamodb.TransactWriteItems[Delete,Update,Update,Update]"
+# A post moved to another minute: the post, the new minute's counter, the old one's.
+TX_MOVE = "dynamodb.TransactWriteItems[Put,Update,Update]"
 
 
 def test_calls_per_endpoint(stack: AwsStack, recorded: FunctionCalls) -> None:
@@ -97,18 +102,20 @@ def test_calls_per_endpoint(stack: AwsStack, recorded: FunctionCalls) -> None:
     def create() -> None:
         created.append(assert_ok(user.create(video, account))["scheduleId"])
 
-    # Create: one transaction, one schedule.
+    # Create: the pre-flight read, one transaction, one schedule.
     assert measure(recorded, create, "CreateScheduleFunction") == [
+        PREFLIGHT,
         TX_CREATE,
         "scheduler.CreateSchedule",
     ]
     schedule_id = created[0]
 
-    # Refusals cost one transaction (409/403/404) or nothing at all (400/422).
+    # Refusals cost the pre-flight read and one transaction (409/403/404), or nothing at all
+    # (400, and a 422 for the time).
     assert measure(
         recorded, lambda: assert_error(user.create(video, account), 409, "CONFLICT"),
         "CreateScheduleFunction",
-    ) == [TX_CREATE]  # fmt: skip
+    ) == [PREFLIGHT, TX_CREATE]  # fmt: skip
     assert (
         measure(
             recorded,
@@ -146,7 +153,7 @@ def test_calls_per_endpoint(stack: AwsStack, recorded: FunctionCalls) -> None:
         update,
     ) == [
         "dynamodb.GetItem",
-        "dynamodb.PutItem",
+        TX_MOVE,
         "scheduler.UpdateSchedule",
         "dynamodb.BatchGetItem",
     ]
@@ -161,7 +168,13 @@ def test_calls_per_endpoint(stack: AwsStack, recorded: FunctionCalls) -> None:
     ) == ["dynamodb.GetItem", TX_END, "scheduler.DeleteSchedule", "dynamodb.BatchGetItem"]
     assert measure(
         recorded, lambda: assert_ok(user.put(schedule_id, {"status": "pending"})), update
-    ) == ["dynamodb.GetItem", TX_CREATE, "scheduler.CreateSchedule", "dynamodb.BatchGetItem"]
+    ) == [
+        "dynamodb.GetItem",
+        PREFLIGHT,
+        TX_CREATE,
+        "scheduler.CreateSchedule",
+        "dynamodb.BatchGetItem",
+    ]
     assert measure(
         recorded, lambda: assert_ok(user.put(schedule_id, {"status": "executed"})), update
     ) == ["dynamodb.GetItem", TX_END, "scheduler.DeleteSchedule", "dynamodb.BatchGetItem"]
@@ -293,6 +306,7 @@ def test_calls_of_retry(stack: AwsStack, recorded: FunctionCalls) -> None:
     # Read the post, re-activate it (the create's transaction), arm it, read the details.
     assert kept(recorded, lambda: assert_ok(user.call("POST", path)), retry) == [
         "dynamodb.GetItem",
+        PREFLIGHT,
         TX_CREATE,
         "scheduler.CreateSchedule",
         "dynamodb.BatchGetItem",
@@ -327,7 +341,13 @@ def test_calls_of_idempotency_keys(stack: AwsStack, recorded: FunctionCalls) -> 
         recorded,
         lambda: assert_ok(user.call("POST", "/api/v1/schedule/create", body, headers=headers)),
         create,
-    ) == ["dynamodb.PutItem", TX_CREATE, "scheduler.CreateSchedule", "dynamodb.UpdateItem"]
+    ) == [
+        "dynamodb.PutItem",
+        PREFLIGHT,
+        TX_CREATE,
+        "scheduler.CreateSchedule",
+        "dynamodb.UpdateItem",
+    ]
     # A replay: one conditional PutItem that fails and returns the stored answer.
     assert kept(
         recorded,
@@ -349,9 +369,10 @@ def test_calls_of_idempotency_keys(stack: AwsStack, recorded: FunctionCalls) -> 
             create,
         ) == [
             "dynamodb.PutItem",
+            PREFLIGHT,
             TX_CREATE,
             "scheduler.CreateSchedule",
-            "dynamodb.TransactWriteItems[Delete,Update,Update]",
+            TX_DELETE,
             "dynamodb.DeleteItem",
         ]
     schedule_id = user.scheduled()

@@ -110,12 +110,17 @@ def test_fifty_creates_for_one_basic_user(
     videos = [user.video() for _ in range(50)]
     writes_together(50)
 
+    # A minute apart: TikTok's own limit of 6 posts per account per minute is not under test.
     results = run_concurrently(
         50,
         lambda i: post(
             gateway,
             user,
-            {"videoId": videos[i], "tiktokAccountId": account, "scheduledPublishTime": future()},
+            {
+                "videoId": videos[i],
+                "tiktokAccountId": account,
+                "scheduledPublishTime": future(60 + i),
+            },
         ),
     )
 
@@ -154,7 +159,10 @@ def test_cancels_and_creates_racing(stack: AwsStack, gateway: Gateway) -> None:
     """Cancels free slots while creates take them: the counter stays exact whatever the order."""
     user = stack.user("basic")
     account = user.account()
-    existing = [assert_ok(user.create(user.video(), account))["scheduleId"] for _ in range(10)]
+    existing = [
+        assert_ok(user.create(user.video(), account, future(60 + i)))["scheduleId"]
+        for i in range(10)
+    ]
     videos = [user.video() for _ in range(10)]
 
     def work(i: int) -> tuple[int, str | None]:
@@ -170,7 +178,7 @@ def test_cancels_and_creates_racing(stack: AwsStack, gateway: Gateway) -> None:
         body = {
             "videoId": videos[i // 2],
             "tiktokAccountId": account,
-            "scheduledPublishTime": future(),
+            "scheduledPublishTime": future(60 + i // 2),
         }
         return post(gateway, user, body)
 

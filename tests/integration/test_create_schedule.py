@@ -341,8 +341,8 @@ def test_free_plan_is_forbidden_whatever_the_ids(stack: AwsStack) -> None:
 def test_plan_limit(stack: AwsStack, plan: str, limit: int) -> None:
     user = stack.user(plan)
     account = user.account()
-    for _ in range(limit):
-        assert_ok(user.create(user.video(), account))
+    for index in range(limit):  # a minute apart: 6 per minute is TikTok's per-account limit
+        assert_ok(user.create(user.video(), account, future(60 + index)))
     assert user.pending_count() == limit
     extra = user.video()
 
@@ -357,21 +357,24 @@ def test_plan_limit(stack: AwsStack, plan: str, limit: int) -> None:
 
 def test_the_limit_counts_pending_posts_only(stack: AwsStack, basic: User) -> None:
     account = basic.account()
-    ids = [assert_ok(basic.create(basic.video(), account))["scheduleId"] for _ in range(10)]
+    ids = [
+        assert_ok(basic.create(basic.video(), account, future(60 + i)))["scheduleId"]
+        for i in range(10)
+    ]
     assert_error(basic.create(basic.video(), account), 403, "SCHEDULING_LIMIT_EXCEEDED")
     assert_ok(basic.put(ids[0], {"status": "cancelled"}))
     assert_ok(basic.delete(ids[1]))
     assert basic.pending_count() == 8
-    assert_ok(basic.create(basic.video(), account))
-    assert_ok(basic.create(basic.video(), account))
+    assert_ok(basic.create(basic.video(), account, future(80)))
+    assert_ok(basic.create(basic.video(), account, future(81)))
     assert_error(basic.create(basic.video(), account), 403, "SCHEDULING_LIMIT_EXCEEDED")
     assert basic.pending_count() == 10
 
 
 def test_limits_are_per_user(stack: AwsStack, basic: User) -> None:
     account = basic.account()
-    for _ in range(10):
-        assert_ok(basic.create(basic.video(), account))
+    for index in range(10):
+        assert_ok(basic.create(basic.video(), account, future(60 + index)))
     other = stack.user("basic")
     assert_ok(other.create(other.video(), other.account()))
 

@@ -37,8 +37,14 @@ def without_revision(item: dict[str, Any] | None) -> dict[str, Any]:
 @pytest.mark.parametrize("code", ["InternalServerException", "ThrottlingException"])
 def test_create_is_undone(stack: AwsStack, basic: User, code: str) -> None:
     video, account = basic.video(), basic.account()
-    with stack.unchanged(), failing_aws_call("scheduler", "CreateSchedule", code) as failures:
+    before = stack.state()
+    with failing_aws_call("scheduler", "CreateSchedule", code) as failures:
         response = basic.create(video, account)
+    items, schedules = stack.state()
+    # The account's posting-minute counter was taken and given back: it stays, at zero.
+    assert [i["postCount"] for i in items if i["sk"].startswith("POSTMINUTE#")] == [0]
+    assert [i for i in items if not i["sk"].startswith("POSTMINUTE#")] == before[0]
+    assert schedules == before[1]
     error = assert_error(response, 503, "SERVICE_UNAVAILABLE")
     assert "retry" in error["message"]
     assert failures == [1]

@@ -472,11 +472,58 @@ def test_permanent_tiktok_errors_fail_the_post_with_the_reason(
 
 
 def test_privacy_level_the_account_does_not_offer_fails_before_init(scene_factory: Any) -> None:
-    scene = scene_factory(private_account=True, options={"privacyLevel": "PUBLIC_TO_EVERYONE"})
+    """The account turned private after the post was created (create would refuse it now)."""
+    scene = scene_factory(options={"privacyLevel": "PUBLIC_TO_EVERYONE"})
+    open_id = f"open-{scene.account_id.removeprefix('acct-')}"
+    scene.stub.add_creator(open_id, "creator", "Creator", private_account=True)
     outcome = scene.publisher(scene.at_post_time()).publish(scene.command, _remaining())
     assert outcome.result == "failed"
     _assert_failed_and_released(scene, "PUBLIC_TO_EVERYONE", "not available")
     assert scene.stub.posts() == []
+
+
+def _set_duration(scene: Scene, seconds: str) -> None:
+    """The video's duration as the upload check stored it."""
+    scene.stack.table.client.update_item(
+        TableName=scene.stack.table.name,
+        Key={"pk": {"S": f"USER#{scene.user.user_id}"}, "sk": {"S": f"VIDEO#{scene.video_id}"}},
+        UpdateExpression="SET durationSeconds = :seconds",
+        ExpressionAttributeValues={":seconds": {"N": seconds}},
+    )
+
+
+def test_a_video_longer_than_the_creator_now_allows_fails_before_init(
+    scene_factory: Any,
+) -> None:
+    """The creator's maximum can shrink between create and the post's second: the publisher
+    checks the video's duration against creator_info before init, fails the post early with
+    the reason, and caches what TikTok said on the account."""
+    scene = scene_factory()
+    table = scene.stack.table
+    _set_duration(scene, "73.25")
+    open_id = f"open-{scene.account_id.removeprefix('acct-')}"
+    scene.stub.add_creator(open_id, "creator", "Creator", max_video_post_duration_sec=60)
+
+    outcome = scene.publisher(scene.at_post_time()).publish(scene.command, _remaining())
+
+    assert outcome.result == "failed"
+    _assert_failed_and_released(scene, "VIDEO_TOO_LONG", "73.25", "60")
+    assert scene.stub.posts() == []
+    account = table.get_account(scene.user.user_id, scene.account_id)
+    assert account is not None
+    assert account.creatorInfo is not None
+    assert account.creatorInfo.maxVideoPostDurationSec == 60
+    assert account.creatorInfoAt is not None
+
+
+def test_a_video_within_the_creators_maximum_is_published(scene_factory: Any) -> None:
+    scene = scene_factory()
+    _set_duration(scene, "60.0")
+    open_id = f"open-{scene.account_id.removeprefix('acct-')}"
+    scene.stub.add_creator(open_id, "creator", "Creator", max_video_post_duration_sec=60)
+    outcome = scene.publisher(scene.at_post_time()).publish(scene.command, _remaining())
+    assert outcome.result == "executed"
+    _assert_published_once(scene)
 
 
 def test_tiktok_failing_the_processed_video_fails_the_post(scene_factory: Any) -> None:

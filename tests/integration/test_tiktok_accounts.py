@@ -270,6 +270,30 @@ def test_without_the_profile_scope_the_username_comes_from_creator_info(
     assert data["account"]["displayName"] == "Creator Seven"
 
 
+def test_connecting_caches_creator_info_for_the_pre_flight_checks(
+    oauth: AwsStack, tiktok_stub: TikTokStub, user: User
+) -> None:
+    tiktok_stub.add_creator(
+        OPEN_ID, "creator.seven", "Creator Seven", private_account=True,
+        max_video_post_duration_sec=180,
+    )  # fmt: skip
+    data = connect(oauth, tiktok_stub, user)
+    item = oauth.raw_item(f"USER#{user.user_id}", f"ACCOUNT#{data['account']['id']}")
+    assert item is not None
+    assert item["creatorInfo"] == {
+        "privacyLevelOptions": ["FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"],
+        "maxVideoPostDurationSec": 180,
+    }
+    assert item["creatorInfoAt"] == item["updatedAt"]
+    # The create then refuses what the creator cannot post, without asking TikTok again.
+    video = user.video()
+    response = user.create(
+        video, data["account"]["id"], options={"privacyLevel": "PUBLIC_TO_EVERYONE"}
+    )
+    error = assert_error(response, 422, "UNPROCESSABLE_ENTITY")
+    assert error["details"]["reason"] == "TIKTOK_PRIVACY_LEVEL_NOT_ALLOWED"
+
+
 def test_pkce_when_enabled(monkeypatch: pytest.MonkeyPatch, tiktok_stub: TikTokStub) -> None:
     tiktok_stub.add_creator(OPEN_ID, "creator.seven", "Creator Seven")
     with mock_aws(config=MOTO_CONFIG):

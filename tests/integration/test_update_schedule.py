@@ -316,8 +316,8 @@ def test_reactivation_counts_against_the_limit(stack: AwsStack, basic: User) -> 
     cancelled, video, _ = pending_post(basic)
     assert_ok(basic.put(cancelled, {"status": "cancelled"}))
     account = basic.account()
-    for _ in range(10):
-        assert_ok(basic.create(basic.video(), account))
+    for index in range(10):  # a minute apart (TikTok's per-account limit per minute)
+        assert_ok(basic.create(basic.video(), account, future(90 + index)))
 
     with stack.unchanged():
         response = basic.put(cancelled, {"status": "pending"})

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from post_scheduler.auth.authorizer import Authorizer
     from post_scheduler.domain.accounts import AccountService
     from post_scheduler.domain.api_keys import ApiKeyService
+    from post_scheduler.domain.preflight import CreatorInfoReader
     from post_scheduler.domain.publishing import PostPublisher
     from post_scheduler.domain.schedules import ScheduleService
     from post_scheduler.domain.videos import VideoService
@@ -79,7 +80,23 @@ def schedule_service() -> ScheduleService:
         scheduling_table(),
         publish_scheduler(),
         TimeRules(settings.min_schedule_lead_seconds, settings.max_schedule_horizon_days),
+        creator_info=_creator_info_reader(),
     )
+
+
+def _creator_info_reader() -> CreatorInfoReader:
+    from post_scheduler.domain.preflight import CreatorInfoReader
+    from post_scheduler.timestamps import utc_now
+
+    return CreatorInfoReader(_impatient_tiktok_client, token_cipher, scheduling_table(), utc_now)
+
+
+@cache
+def _impatient_tiktok_client() -> TikTokClient:
+    from post_scheduler.adapters.tiktok_client import TikTokClient
+
+    # Short: a create waits for this call, and goes on without it when TikTok is slow.
+    return TikTokClient(get_settings().tiktok_api_base_url, timeout=(2.0, 3.0))
 
 
 @cache
@@ -300,6 +317,7 @@ def reset() -> None:
         account_service,
         api_key_service,
         tiktok_client,
+        _impatient_tiktok_client,
         token_cipher,
         webhook_service,
         webhook_events,

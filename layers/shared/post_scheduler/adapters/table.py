@@ -7,6 +7,8 @@ Layout (pk / sk):
                                               while uploading, `expiresAt` (TTL) and `uploadId`
     USER#<userId>   / ACCOUNT#<accountId>     TikTok account (tokens encrypted)
     OAUTH#<sha256>  / STATE                   a TikTok connect flow, by its state's hash (TTL)
+    USER#<userId>   / POSTMINUTE#<accountId>#<minute>   postCount: the account's pending posts
+                                              due in that UTC minute (TikTok's init limit; TTL)
     USER#<userId>   / SCHEDULE#<scheduleId>   scheduled post
         gsi1 (UserIndex): USER#<userId> / SCHEDULE#<time>#<scheduleId>   the user's posts by time
         DueShardIndex: DUE#<nn> / <time>#<scheduleId>   only while pending or publishing
@@ -38,6 +40,7 @@ from pydantic import BaseModel
 from post_scheduler.adapters.aws import aws_client
 from post_scheduler.adapters.paging import PageTokens, invalid_page_token
 from post_scheduler.domain.plans import PENDING_POST_LIMITS
+from post_scheduler.domain.time_rules import ACCOUNT_POSTS_PER_MINUTE
 from post_scheduler.errors import (
     Conflict,
     DependencyUnavailable,
@@ -49,6 +52,7 @@ from post_scheduler.errors import (
 from post_scheduler.models.accounts import OAuthStateRecord
 from post_scheduler.models.records import (
     ApiKeyRecord,
+    CreatorInfoSnapshot,
     DueEntry,
     ScheduleRecord,
     TikTokAccountRecord,
@@ -113,6 +117,14 @@ def account_key(user_id: str, account_id: str) -> dict[str, Any]:
 
 def schedule_key(user_id: str, schedule_id: str) -> dict[str, Any]:
     return _key(f"USER#{user_id}", f"SCHEDULE#{schedule_id}")
+
+
+def account_minute_key(user_id: str, account_id: str, minute: str) -> dict[str, Any]:
+    return _key(f"USER#{user_id}", f"POSTMINUTE#{account_id}#{minute}")
+
+
+# A minute's counter outlives its minute by far more than any post can stay publishing.
+_ACCOUNT_MINUTE_TTL = timedelta(days=30)
 
 
 # --- item <-> record --------------------------------------------------------------------------
@@ -263,6 +275,7 @@ class SchedulingTable:
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
+            *self._take_minute_items(schedule),
         ]
         self._transact(items, self._explain_lock_failure)
 
@@ -321,10 +334,58 @@ class SchedulingTable:
             }
         }
 
+    def _take_minute_items(self, schedule: ScheduleRecord) -> list[dict[str, Any]]:
+        """The post takes a slot of its account's minute (none when it holds no minute)."""
+        minute = schedule.accountMinute
+        if minute is None:
+            return []
+        ends = datetime.fromisoformat(f"{minute}:00+00:00") + _ACCOUNT_MINUTE_TTL
+        return [
+            {
+                "Update": {
+                    "TableName": self.name,
+                    "Key": account_minute_key(schedule.userId, schedule.tiktokAccountId, minute),
+                    "UpdateExpression": (
+                        "ADD postCount :one SET entity = :entity, tiktokAccountId = :account,"
+                        " postingMinute = :minute, expiresAt = :expires"
+                    ),
+                    "ConditionExpression": "attribute_not_exists(postCount) OR postCount < :limit",
+                    "ExpressionAttributeValues": expression_values(
+                        one=1,
+                        entity="accountMinute",
+                        account=schedule.tiktokAccountId,
+                        minute=minute,
+                        expires=int(ends.timestamp()),
+                        limit=ACCOUNT_POSTS_PER_MINUTE,
+                    ),
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+        ]
+
+    def _release_minute_items(self, held: ScheduleRecord) -> list[dict[str, Any]]:
+        """The post gives its account-minute slot back (none when it holds none)."""
+        if held.accountMinute is None:
+            return []
+        return [
+            {
+                "Update": {
+                    "TableName": self.name,
+                    "Key": account_minute_key(
+                        held.userId, held.tiktokAccountId, held.accountMinute
+                    ),
+                    "UpdateExpression": "ADD postCount :minus",
+                    "ConditionExpression": "postCount > :zero",
+                    "ExpressionAttributeValues": expression_values(minus=-1, zero=0),
+                }
+            }
+        ]
+
     @staticmethod
     def _explain_lock_failure(reasons: list[dict[str, Any]]) -> Exception:
         """Why a create/reactivate transaction was cancelled, in order of what the client should
-        fix first. Reasons align with the items: video lock, account, user counter, schedule."""
+        fix first. Reasons align with the items: video lock, account, user counter, schedule,
+        then the account-minute counter."""
         failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
         video_old = reasons[0].get("Item")
         user_old = reasons[2].get("Item") if len(reasons) > 2 else None
@@ -376,6 +437,8 @@ class SchedulingTable:
                 f"the {plan} plan allows {limit} pending scheduled posts",
                 {"plan": plan, "limit": limit},
             )
+        if len(failed) > 4 and failed[4]:
+            return _account_minute_full(reasons[4])
         return Conflict("the post changed while this request ran; retry")
 
     def _transact(self, items: list[dict[str, Any]], explain: Any) -> None:
@@ -400,7 +463,11 @@ class SchedulingTable:
     # --- changing a post ----------------------------------------------------------------------
 
     def replace_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None:
-        """Overwrite a post that still has the status and version it had when read."""
+        """Overwrite a post that still has the status and version it had when read; a post
+        moved to another minute moves its account-minute slot in the same transaction."""
+        if schedule.accountMinute != expected.accountMinute:
+            self._move_schedule(schedule, expected)
+            return
         try:
             self.client.put_item(
                 TableName=self.name,
@@ -409,6 +476,31 @@ class SchedulingTable:
             )
         except self.client.exceptions.ConditionalCheckFailedException:
             raise _changed_meanwhile() from None
+
+    def _move_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None:
+        post = {
+            "Put": {
+                "TableName": self.name,
+                "Item": schedule_item(schedule),
+                **self._unchanged_condition(expected),
+            }
+        }
+        take = self._take_minute_items(schedule)
+        release = self._release_minute_items(expected)
+
+        def explain(reasons: list[dict[str, Any]]) -> Exception:
+            failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
+            if failed[0]:
+                return _changed_meanwhile()
+            if take and failed[1]:
+                return _account_minute_full(reasons[1])
+            return _MinuteCounterGone()
+
+        try:
+            self._transact([post, *take, *release], explain)
+        except _MinuteCounterGone:
+            # The old minute's counter is gone (expired): there is no slot to give back.
+            self._transact([post, *take], explain)
 
     def reactivate_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None:
         """Make a cancelled or failed post pending again: the same locks and limit as a create."""
@@ -424,6 +516,7 @@ class SchedulingTable:
                     **self._unchanged_condition(expected),
                 }
             },
+            *self._take_minute_items(schedule),
         ]
         self._transact(items, self._explain_lock_failure)
 
@@ -438,9 +531,12 @@ class SchedulingTable:
     ) -> None:
         """End a pending (or publishing) post: write `schedule` (or delete the post when None),
         release the video's lock (marking the video published when `video_published_at` is set)
-        and give the plan slot back, all or nothing. LockDrifted when only the lock's condition
-        failed; `video_lock=False` then ends the post without touching the video."""
+        and give the plan slot and the account-minute slot back, all or nothing. LockDrifted
+        when only the lock's condition failed; `video_lock=False` then ends the post without
+        touching the video."""
         user_id = expected.userId
+        if schedule is not None and schedule.accountMinute is not None:
+            schedule = schedule.model_copy(update={"accountMinute": None})
         if condition is None:
             guard = self._unchanged_condition(expected)
         else:
@@ -489,14 +585,21 @@ class SchedulingTable:
             }
         }
         items = [post_item, video_item, slot_item] if video_lock else [post_item, slot_item]
+        minute_items = self._release_minute_items(expected)
 
         def explain(reasons: list[dict[str, Any]]) -> Exception:
             failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
-            if video_lock and failed == [False, True, False]:
+            if any(failed[len(items) :]) and not any(failed[: len(items)]):
+                return _MinuteCounterGone()
+            if video_lock and failed[:3] == [False, True, False]:
                 return LockDrifted("the video's pending-post lock does not name this post")
             return _changed_meanwhile()
 
-        self._transact(items, explain)
+        try:
+            self._transact([*items, *minute_items], explain)
+        except _MinuteCounterGone:
+            # The minute's counter is gone (expired): the post still ends.
+            self._transact(items, explain)
 
     def delete_schedule_record(self, expected: ScheduleRecord) -> None:
         """Delete a post that holds no lock (cancelled or failed)."""
@@ -855,7 +958,7 @@ class SchedulingTable:
             include={
                 "accountId", "userId", "openId", "username", "displayName", "scope",
                 "accessTokenCipher", "refreshTokenCipher", "accessTokenExpiresAt",
-                "refreshTokenExpiresAt", "updatedAt",
+                "refreshTokenExpiresAt", "creatorInfo", "creatorInfoAt", "updatedAt",
             },
             exclude_none=True,
         )  # fmt: skip
@@ -883,6 +986,23 @@ class SchedulingTable:
         except self.client.exceptions.ConditionalCheckFailedException:
             raise Conflict("another TikTok user is connected under this account id") from None
         return not response.get("Attributes")
+
+    def save_creator_info(
+        self, user_id: str, account_id: str, info: CreatorInfoSnapshot, at: datetime
+    ) -> None:
+        """Cache what creator_info said on the account (no-op when the account is gone, or
+        holds a newer copy)."""
+        with suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.name,
+                Key=account_key(user_id, account_id),
+                UpdateExpression="SET creatorInfo = :info, creatorInfoAt = :at",
+                ConditionExpression=(
+                    "attribute_exists(pk)"
+                    " AND (attribute_not_exists(creatorInfoAt) OR creatorInfoAt <= :at)"
+                ),
+                ExpressionAttributeValues=expression_values(info=info.model_dump(), at=at),
+            )
 
     def delete_account(self, user_id: str, account_id: str) -> None:
         try:
@@ -1089,6 +1209,26 @@ class SchedulingTable:
 
 def _changed_meanwhile() -> Conflict:
     return Conflict("the scheduled post changed while this request ran; fetch it and retry")
+
+
+class _MinuteCounterGone(Exception):
+    """Only the release of an account-minute counter failed: the counter no longer exists."""
+
+
+def _account_minute_full(reason: dict[str, Any]) -> Unprocessable:
+    counter = from_item(reason.get("Item") or {})
+    minute = counter.get("postingMinute")
+    return Unprocessable(
+        f"the TikTok account already has {ACCOUNT_POSTS_PER_MINUTE} posts due in that minute,"
+        f" TikTok's limit of {ACCOUNT_POSTS_PER_MINUTE} posts per minute per account;"
+        " choose another minute",
+        {
+            "reason": "TIKTOK_ACCOUNT_MINUTE_FULL",
+            "tiktokAccountId": counter.get("tiktokAccountId"),
+            "minute": f"{minute}Z" if minute else None,
+            "limit": ACCOUNT_POSTS_PER_MINUTE,
+        },
+    )
 
 
 # --- keys of the onboarding items ---------------------------------------------------------------

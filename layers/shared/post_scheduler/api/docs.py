@@ -123,7 +123,11 @@ _ERRORS: dict[int, tuple[str, str, dict[str, str]]] = {
         "The publish time is in the past, closer than the minimum lead (15 minutes by default)"
         " or beyond the deployment's horizon; the video is not ready to publish; the TikTok"
         " account's authorization expired or was revoked (`details.reason`"
-        " TIKTOK_AUTHORIZATION_EXPIRED); or a webhook URL is refused (UNPROCESSABLE_ENTITY)."
+        " TIKTOK_AUTHORIZATION_EXPIRED); the creator does not offer the privacy level"
+        " (TIKTOK_PRIVACY_LEVEL_NOT_ALLOWED); the video is longer than the creator may post"
+        " (TIKTOK_VIDEO_TOO_LONG); the account already has 6 posts due in that UTC minute,"
+        " TikTok's init limit (TIKTOK_ACCOUNT_MINUTE_FULL); or a webhook URL is refused"
+        " (UNPROCESSABLE_ENTITY)."
         " The Idempotency-Key was used before with a different request"
         " (IDEMPOTENCY_KEY_REUSED).",
         {

@@ -43,7 +43,7 @@ from post_scheduler.models.accounts import (
     DeletedAccount,
     OAuthStateRecord,
 )
-from post_scheduler.models.records import TikTokAccountRecord
+from post_scheduler.models.records import CreatorInfoSnapshot, TikTokAccountRecord
 from post_scheduler.models.requests import UpdateScheduleRequest
 from post_scheduler.models.responses import AccountItem
 from post_scheduler.timestamps import format_utc, utc_now
@@ -193,10 +193,10 @@ class AccountService:
                     " connect again and allow them all",
                     {"missingScopes": sorted(missing), "grantedScopes": sorted(grant.scopes)},
                 )
-            username, display_name = self._profile(tiktok, grant)
+            username, display_name, creator = self._profile(tiktok, grant)
         except TikTokError as exc:
             raise _tiktok_failure(exc) from None
-        return self._save(flow.userId, grant, username, display_name)
+        return self._save(flow.userId, grant, username, display_name, creator)
 
     def _take_state(self, user_id: str, state: str | None) -> OAuthStateRecord:
         if not state:
@@ -217,25 +217,39 @@ class AccountService:
             )
         return flow
 
-    def _profile(self, tiktok: TikTokClient, grant: TokenGrant) -> tuple[str, str]:
-        """(username, display name). `username` needs user.info.profile since TikTok's 2024
-        scope change; without it, the creator info of video.publish carries the handle."""
+    def _profile(
+        self, tiktok: TikTokClient, grant: TokenGrant
+    ) -> tuple[str, str, CreatorInfoSnapshot | None]:
+        """(username, display name, creator info). `username` needs user.info.profile since
+        TikTok's 2024 scope change; without it, the creator info of video.publish carries the
+        handle. The creator info is kept for the pre-flight checks at create."""
+        from post_scheduler.adapters.tiktok_client import TikTokError
+
         fields = ["open_id", "avatar_url", "display_name"]
         if "user.info.profile" in grant.scopes:
             fields.append("username")
         user = tiktok.user_info(grant.access_token, fields)
         username = user.username or ""
-        if not username:
-            from post_scheduler.adapters.tiktok_client import TikTokError
-
-            try:
-                username = tiktok.creator_info(grant.access_token).creator_username
-            except TikTokError as exc:  # e.g. a posting cap right now: the handle can wait
-                logger.info("creator info unavailable", extra={"code": exc.code})
-        return username, user.display_name or username
+        snapshot = None
+        try:
+            creator = tiktok.creator_info(grant.access_token)
+        except TikTokError as exc:  # e.g. a posting cap right now: both can wait
+            logger.info("creator info unavailable", extra={"code": exc.code})
+        else:
+            username = username or creator.creator_username
+            snapshot = CreatorInfoSnapshot(
+                privacyLevelOptions=list(creator.privacy_level_options),
+                maxVideoPostDurationSec=creator.max_video_post_duration_sec,
+            )
+        return username, user.display_name or username, snapshot
 
     def _save(
-        self, user_id: str, grant: TokenGrant, username: str, display_name: str
+        self,
+        user_id: str,
+        grant: TokenGrant,
+        username: str,
+        display_name: str,
+        creator: CreatorInfoSnapshot | None = None,
     ) -> ConnectedAccount:
         now = self.clock()
         existing = self.table.find_account_by_open_id(user_id, grant.open_id)
@@ -252,6 +266,8 @@ class AccountService:
             refreshTokenCipher=cipher.encrypt(grant.refresh_token, account_id, REFRESH),
             accessTokenExpiresAt=now + timedelta(seconds=grant.expires_in),
             refreshTokenExpiresAt=now + timedelta(seconds=grant.refresh_expires_in),
+            creatorInfo=creator,
+            creatorInfoAt=now if creator is not None else None,
             createdAt=now,
             updatedAt=now,
         )

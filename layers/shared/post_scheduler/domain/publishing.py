@@ -37,6 +37,7 @@ from post_scheduler.adapters.throttling import retry_throttled
 from post_scheduler.adapters.tiktok_client import (
     ChunkLengthError,
     ChunkPlan,
+    CreatorInfo,
     TikTokAuthError,
     TikTokError,
     TikTokPermanentError,
@@ -46,8 +47,14 @@ from post_scheduler.adapters.tiktok_client import (
     plan_chunks,
 )
 from post_scheduler.adapters.video_store import VideoChanged, VideoMissing, VideoReadError
+from post_scheduler.domain.preflight import duration_problem
 from post_scheduler.models.fields import ID_PATTERN
-from post_scheduler.models.records import FINAL_STATUSES, ScheduleRecord, TikTokAccountRecord
+from post_scheduler.models.records import (
+    FINAL_STATUSES,
+    CreatorInfoSnapshot,
+    ScheduleRecord,
+    TikTokAccountRecord,
+)
 
 if TYPE_CHECKING:
     from post_scheduler.adapters.publication_store import PublicationStore
@@ -382,6 +389,11 @@ class _PublishRun:
                 raise PublishFailed("the video file is missing from storage")
             plan = plan_chunks(stored.size, self.config.preferred_chunk_size)
             creator = self._call(lambda access: self.p.tiktok.creator_info(access))
+            self._remember(creator)
+            # The creator's maximum may have shrunk since the post was created.
+            too_long = duration_problem(video.durationSeconds, creator.max_video_post_duration_sec)
+            if too_long is not None:
+                raise PublishFailed(too_long)
             post_info = self._post_info(creator.privacy_level_options)
             init = self._call(
                 lambda access: self.p.tiktok.init_direct_post(access, post_info, plan)
@@ -425,6 +437,19 @@ class _PublishRun:
                     updatedAt=self.clock.now(),
                 )
         return self._await_confirmation()
+
+    def _remember(self, creator: CreatorInfo) -> None:
+        """Cache creator_info on the account for the pre-flight checks at create."""
+        snapshot = CreatorInfoSnapshot(
+            privacyLevelOptions=list(creator.privacy_level_options),
+            maxVideoPostDurationSec=creator.max_video_post_duration_sec,
+        )
+        try:
+            self.p.store.table.save_creator_info(
+                self.post.userId, self.post.tiktokAccountId, snapshot, self.clock.now()
+            )
+        except Exception:  # a cache: publishing goes on without it
+            logger.warning("creator info not cached", exc_info=True)
 
     def _post_info(self, allowed: Sequence[str]) -> dict[str, Any]:
         options = self.post.postOptions

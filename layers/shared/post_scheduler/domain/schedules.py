@@ -15,10 +15,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from post_scheduler.domain.plans import pending_limit
-from post_scheduler.domain.time_rules import check_publish_time, schedule_fire_time
+from post_scheduler.domain.preflight import check_creator_info, fresh_creator_info
+from post_scheduler.domain.time_rules import (
+    check_publish_time,
+    posting_minute,
+    schedule_fire_time,
+)
 from post_scheduler.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
 from post_scheduler.models.fields import TIKTOK_CAPTION_LIMIT, utf16_length
-from post_scheduler.models.records import ScheduleRecord
+from post_scheduler.models.records import CreatorInfoSnapshot, ScheduleRecord, TikTokAccountRecord
 from post_scheduler.models.requests import (
     CreateScheduleRequest,
     PostOptions,
@@ -91,11 +96,14 @@ class ScheduleService:
         scheduler: PublishScheduler,
         rules: TimeRules,
         clock: Callable[[], datetime] = utc_now,
+        creator_info: Callable[[TikTokAccountRecord], CreatorInfoSnapshot | None] | None = None,
     ) -> None:
         self.table = table
         self.scheduler = scheduler
         self.rules = rules
         self.clock = clock
+        # Reads creator_info from TikTok when the account's cached copy is stale (None: never).
+        self.creator_info = creator_info
 
     # --- create -------------------------------------------------------------------------------
 
@@ -115,7 +123,9 @@ class ScheduleService:
             title=request.title,
             hashtags=request.hashtags,
             postOptions=request.options or PostOptions(),
+            accountMinute=posting_minute(request.scheduledPublishTime),
         )
+        self._check_creator(schedule, now)
         self.table.create_schedule(schedule)
         try:
             self._arm(schedule, now)
@@ -243,6 +253,9 @@ class ScheduleService:
         if time_moved:
             changes["version"] = current.version + 1
             changes["sweepRearms"] = 0
+            changes["accountMinute"] = posting_minute(
+                current.model_copy(update=changes).scheduledPublishTime
+            )
         updated = current.model_copy(update=changes)
         if _same_content(updated, current):
             return current
@@ -296,8 +309,10 @@ class ScheduleService:
                 "scheduledPublishTime": publish_at,
                 "status": "pending",
                 "version": current.version + 1,
+                "accountMinute": posting_minute(publish_at),
             }
         )
+        self._check_creator(updated, now)
         self._take_slot_and_arm(current, updated, now)
         return updated
 
@@ -405,6 +420,24 @@ class ScheduleService:
         if schedule is None:
             raise NotFound("scheduled post not found")
         return schedule
+
+    def _check_creator(self, post: ScheduleRecord, now: datetime) -> None:
+        """Pre-flight: the privacy level and the video's duration against creator_info (the
+        account's copy while fresh, else TikTok's answer; skipped when neither is at hand).
+        A missing video or account is left to the transaction's 404."""
+        videos, accounts = self.table.get_videos_and_accounts(
+            post.userId, {post.videoId}, {post.tiktokAccountId}
+        )
+        video, account = videos.get(post.videoId), accounts.get(post.tiktokAccountId)
+        if video is None or account is None:
+            return
+        info = fresh_creator_info(account, now)
+        if info is None and self.creator_info is not None:
+            info = self.creator_info(account)
+        if info is not None:
+            check_creator_info(
+                info, account.accountId, post.postOptions.privacyLevel, video.durationSeconds
+            )
 
     def _check_time(self, publish_at: datetime, now: datetime) -> None:
         check_publish_time(

@@ -41,3 +41,15 @@ def schedule_fire_time(publish_at: datetime, now: datetime) -> datetime:
     minute_before = publish_at.replace(second=0, microsecond=0) - timedelta(minutes=1)
     current_minute = now.replace(second=0, microsecond=0)
     return max(minute_before, current_minute)
+
+
+# TikTok allows at most 6 Direct Post init requests per minute per user access token (Content
+# Posting API reference, "Direct Post" page and /doc/tiktok-api-v2-rate-limit). A post calls
+# init at its second, so at most this many pending posts of one TikTok account may be due in
+# one UTC minute (a pre-flight check at create, re-activation and retry).
+ACCOUNT_POSTS_PER_MINUTE = 6
+
+
+def posting_minute(publish_at: datetime) -> str:
+    """The UTC minute a post is due in, `YYYY-MM-DDTHH:MM`: the unit of TikTok's init limit."""
+    return format_utc(publish_at)[:16]

@@ -69,6 +69,13 @@ class VideoRecord(_Record):
     durationSeconds: float | None = None
 
 
+class CreatorInfoSnapshot(_Record):
+    """What TikTok's creator_info said the creator may post (the parts pre-flight checks use)."""
+
+    privacyLevelOptions: list[str]
+    maxVideoPostDurationSec: int
+
+
 class TikTokAccountRecord(_Record):
     accountId: str
     userId: str
@@ -88,6 +95,10 @@ class TikTokAccountRecord(_Record):
     # serialised per account: TikTok rotates the refresh token on every use).
     refreshLeaseToken: str | None = None
     refreshLeaseUntil: datetime | None = None
+    # TikTok's creator_info as last read (at connect, and by the publisher before each init),
+    # and when: create checks privacy level and duration against it while it is fresh.
+    creatorInfo: CreatorInfoSnapshot | None = None
+    creatorInfoAt: datetime | None = None
     createdAt: datetime
     updatedAt: datetime | None = None
 
@@ -109,6 +120,9 @@ class ScheduleRecord(_Record):
     title: str | None = None
     hashtags: str | None = None
     postOptions: PostOptions = Field(default_factory=PostOptions)
+    # The (account, UTC minute) posting slot this post holds while pending or publishing
+    # (`YYYY-MM-DDTHH:MM`, see domain/time_rules.py); None once it ended or gave it back.
+    accountMinute: str | None = None
     # Publishing progress, written by the publisher.
     claimedAt: datetime | None = None
     claimToken: str | None = None
