@@ -105,9 +105,15 @@ def _all_pages(stack: RunningStack, path: str, plan: str, **query: str) -> list[
 
 def demo_assets(stack: RunningStack, plan: str) -> tuple[list[str], str]:
     """The plan's demo user's ready videos (ids, sorted) and one of its TikTok account ids."""
+    videos, accounts = demo_videos_and_accounts(stack, plan)
+    return videos, accounts[0]
+
+
+def demo_videos_and_accounts(stack: RunningStack, plan: str) -> tuple[list[str], list[str]]:
+    """The plan's demo user's ready videos and TikTok accounts (ids, sorted)."""
     videos = sorted(v["id"] for v in _all_pages(stack, "/api/v1/videos", plan))
     accounts = sorted(a["id"] for a in _all_pages(stack, "/api/v1/tiktok-accounts", plan))
-    return videos, accounts[0]
+    return videos, accounts
 
 
 def publish_time(moment: datetime) -> str:
@@ -325,16 +331,18 @@ def measure_lag(
     }
     with local_stack(min_lead_seconds=lead, settings=settings) as stack:
         _admin(stack, "set-plan", "demo-basic", "--plan", "professional")
-        users = {plan: demo_assets(stack, plan) for plan in ("professional", "basic")}
+        users = {plan: demo_videos_and_accounts(stack, plan) for plan in ("professional", "basic")}
         per_user = math.ceil(posts / len(users))
         # Creating takes well under the margin; the posts' minute starts after that.
         now = datetime.now(UTC)
         created_by = now + timedelta(seconds=margin_seconds)
         next_minute = created_by.replace(second=0, microsecond=0) + timedelta(minutes=1)
         due = max(created_by.replace(microsecond=0) + timedelta(seconds=lead + 1), next_minute)
+        # Spread over each user's accounts: TikTok takes 6 posts a minute per account (the
+        # create refuses a seventh for the same minute).
         jobs = [
-            (plan, create_body(video, account, due, f"lag {plan} {index}"))
-            for plan, (videos, account) in users.items()
+            (plan, create_body(video, accounts[index % len(accounts)], due, f"lag {plan} {index}"))
+            for plan, (videos, accounts) in users.items()
             for index, video in enumerate(videos[1 : per_user + 1])  # not the 21 MB video
         ][:posts]
 

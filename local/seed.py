@@ -22,6 +22,7 @@ from post_scheduler.adapters.token_cipher import TokenCipher
 from post_scheduler.auth.api_keys import generate_api_key, hash_api_key, looks_like_api_key
 from post_scheduler.models.records import (
     ApiKeyRecord,
+    CreatorInfoSnapshot,
     TikTokAccountRecord,
     UserRecord,
     VideoRecord,
@@ -223,9 +224,14 @@ class Seeder:
         display_name = (
             "My TikTok Name" if example else f"{user.plan.title()} Demo Creator {index + 1}"
         )
-        self.tiktok.add_creator(open_id, username, display_name)
+        creator = self.tiktok.add_creator(open_id, username, display_name)
         tokens = self.tiktok.issue_tokens(open_id)
         now = datetime.now(UTC)
+        # What connecting the account caches (creator_info), so a demo's creates need not ask.
+        creator_info = CreatorInfoSnapshot(
+            privacyLevelOptions=list(creator["privacy_level_options"]),
+            maxVideoPostDurationSec=int(creator["max_video_post_duration_sec"]),
+        )
         self.table.put_account(
             TikTokAccountRecord(
                 accountId=account,
@@ -239,6 +245,8 @@ class Seeder:
                 accessTokenExpiresAt=now + timedelta(seconds=int(tokens["expires_in"])),
                 refreshTokenExpiresAt=now + timedelta(seconds=int(tokens["refresh_expires_in"])),
                 tokenVersion=1,
+                creatorInfo=creator_info,
+                creatorInfoAt=now,
                 createdAt=now,
                 updatedAt=now,
             )
