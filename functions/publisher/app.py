@@ -20,8 +20,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from post_scheduler.adapters.publish_queue import retry_later
-from post_scheduler.domain.publish_batch import PostResult, outcome_summary, publish_message
+from post_scheduler.api.events import PostResult, outcome_summary, publish_message, retry_later
 from post_scheduler.observability import MetricUnit, logger, metrics, trace_http_client, tracer
 from post_scheduler.wiring import post_publisher
 

@@ -15,8 +15,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from post_scheduler.api import docs
-from post_scheduler.api.http import JsonApi
-from post_scheduler.errors import ValidationFailed
+from post_scheduler.api.http import JsonApi, ValidationFailed
 from post_scheduler.observability import tracer
 
 api = JsonApi(authenticated=False)

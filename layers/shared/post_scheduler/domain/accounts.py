@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from post_scheduler.domain.errors import TikTokAuthError, TikTokError
 from post_scheduler.errors import (
     ApiError,
     Conflict,
@@ -49,11 +50,9 @@ from post_scheduler.models.responses import AccountItem
 from post_scheduler.timestamps import format_utc, utc_now
 
 if TYPE_CHECKING:
-    from post_scheduler.adapters.table import SchedulingTable
-    from post_scheduler.adapters.tiktok_client import TikTokClient, TokenGrant
-    from post_scheduler.adapters.token_cipher import TokenCipher
+    from post_scheduler.domain.ports import SchedulingTablePort, TikTokPort, TokenCipherPort
     from post_scheduler.domain.schedules import ScheduleService
-    from post_scheduler.wiring import TikTokAppCredentials
+    from post_scheduler.domain.tiktok import TikTokAppCredentials, TokenGrant
 
 logger = logging.getLogger(__name__)
 
@@ -99,12 +98,12 @@ class AccountService:
 
     def __init__(
         self,
-        table: SchedulingTable,
+        table: SchedulingTablePort,
         *,
         settings: OAuthSettings,
         credentials: Callable[[], TikTokAppCredentials],
-        tiktok: Callable[[], TikTokClient] | None = None,
-        cipher: Callable[[], TokenCipher] | None = None,
+        tiktok: Callable[[], TikTokPort] | None = None,
+        cipher: Callable[[], TokenCipherPort] | None = None,
         schedules: Callable[[], ScheduleService] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -174,8 +173,6 @@ class AccountService:
             raise _authorization_refused(error, error_description)
         if not code:
             raise ValidationFailed("the request lacks the authorization `code`", {"field": "code"})
-        from post_scheduler.adapters.tiktok_client import TikTokError
-
         credentials = self.credentials()
         tiktok = self._need(self._tiktok)()
         try:
@@ -217,7 +214,7 @@ class AccountService:
             )
         return flow
 
-    def _profile(self, tiktok: TikTokClient, grant: TokenGrant) -> tuple[str, str]:
+    def _profile(self, tiktok: TikTokPort, grant: TokenGrant) -> tuple[str, str]:
         """(username, display name). `username` needs user.info.profile since TikTok's 2024
         scope change; without it, the creator info of video.publish carries the handle."""
         fields = ["open_id", "avatar_url", "display_name"]
@@ -226,8 +223,6 @@ class AccountService:
         user = tiktok.user_info(grant.access_token, fields)
         username = user.username or ""
         if not username:
-            from post_scheduler.adapters.tiktok_client import TikTokError
-
             try:
                 username = tiktok.creator_info(grant.access_token).creator_username
             except TikTokError as exc:  # e.g. a posting cap right now: the handle can wait
@@ -317,8 +312,6 @@ def _authorization_refused(error: str, description: str | None) -> ApiError:
 
 def _tiktok_failure(exc: Exception) -> ApiError:
     """A TikTok error during the callback, as the API's error."""
-    from post_scheduler.adapters.tiktok_client import TikTokAuthError, TikTokError
-
     assert isinstance(exc, TikTokError)
     details = {"tiktokError": exc.code}
     if exc.retryable or isinstance(exc, TikTokAuthError):
