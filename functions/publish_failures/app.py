@@ -15,7 +15,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from post_scheduler.api.events import PublishMetrics, give_up_message
 from post_scheduler.observability import count, logger, metrics, tracer
-from post_scheduler.wiring import post_publisher
+from post_scheduler.wiring import check_settings, post_publisher
+
+check_settings("publish_failures")  # fail at cold start, naming any missing variable
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -22,7 +22,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from post_scheduler.api.events import PostResult, outcome_summary, publish_message, retry_later
 from post_scheduler.observability import MetricUnit, logger, metrics, trace_http_client, tracer
-from post_scheduler.wiring import post_publisher
+from post_scheduler.wiring import check_settings, post_publisher
+
+check_settings("publisher")  # fail at cold start, naming any missing variable
 
 trace_http_client()
 

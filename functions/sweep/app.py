@@ -5,6 +5,9 @@ from typing import Any
 
 from post_scheduler.api.events import sweep_missed_posts
 from post_scheduler.observability import count, logger, metrics, tracer
+from post_scheduler.wiring import check_settings
+
+check_settings("sweep")  # fail at cold start, naming any missing variable
 
 
 @logger.inject_lambda_context

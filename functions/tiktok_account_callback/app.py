@@ -17,6 +17,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ValidationFailed
 from post_scheduler.observability import tracer
+from post_scheduler.wiring import check_settings
+
+check_settings("tiktok_account_callback")  # fail at cold start, naming any missing variable
 
 api = JsonApi(authenticated=False)
 

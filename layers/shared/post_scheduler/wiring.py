@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+from post_scheduler.settings import check_settings as check_settings
 from post_scheduler.settings import get_settings
 
 if TYPE_CHECKING:
