@@ -336,8 +336,8 @@ class ApiDocs:
                 body = self.document()
             except Exception:
                 logger.exception("the OpenAPI document could not be generated")
-                body = json.dumps({"message": "the OpenAPI document could not be generated"})
-                return GatewayResponse(500, {"content-type": "application/json"}, body.encode())
+                failure = json.dumps({"message": "the OpenAPI document could not be generated"})
+                return GatewayResponse(500, {"content-type": "application/json"}, failure.encode())
             return GatewayResponse(200, {"content-type": "application/json"}, body)
         if path in (DOCS_URL, f"{DOCS_URL}/"):
             page = _PAGE.format(docs=DOCS_URL).encode()

@@ -4,6 +4,7 @@ on-failure destination sends the record of a direct invocation), and of the swee
 A post that never reached TikTok ends `failed` with the last error; one holding a TikTok
 publish id is settled from TikTok's status first, never failed on our word alone."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -36,7 +37,7 @@ def give_up(record: SQSRecord, lambda_context: Any = None) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     return process_partial_response(
         event=event, record_handler=give_up, processor=processor, context=context
     )

@@ -10,6 +10,7 @@ queue existed (Scheduler invoked this function directly); it is published the sa
 
 import asyncio
 import json
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,7 +38,7 @@ threads = ThreadPoolExecutor(max_workers=MAX_POSTS_PER_BATCH, thread_name_prefix
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     publisher = post_publisher()
     remaining_ms = context.get_remaining_time_in_millis
     if "Records" not in event:
