@@ -52,6 +52,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	PYTHONPATH=layers/shared:. $(BIN)/lint-imports
 
 template: tools venv
 	$(TOOLS)/bin/cfn-lint template.yaml

@@ -3,7 +3,9 @@
 from typing import Any
 
 from post_scheduler.observability import logger
-from post_scheduler.wiring import authorizer
+from post_scheduler.wiring import authorizer, check_settings
+
+check_settings("authorizer")  # fail at cold start, naming any missing variable
 
 
 @logger.inject_lambda_context

@@ -5,7 +5,9 @@ from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.accounts import CompleteConnectRequest, ConnectedAccount
 from post_scheduler.observability import count, trace_http_client, tracer
-from post_scheduler.wiring import account_service
+from post_scheduler.wiring import account_service, check_settings
+
+check_settings("complete_tiktok_connect")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 trace_http_client()

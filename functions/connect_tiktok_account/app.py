@@ -6,7 +6,9 @@ from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.accounts import ConnectStart
 from post_scheduler.observability import tracer
-from post_scheduler.wiring import account_service
+from post_scheduler.wiring import account_service, check_settings
+
+check_settings("connect_tiktok_account")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

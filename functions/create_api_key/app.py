@@ -4,7 +4,9 @@ from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.api_keys import CreateApiKeyRequest, CreatedApiKey
 from post_scheduler.observability import count, logger, tracer
-from post_scheduler.wiring import api_key_service
+from post_scheduler.wiring import api_key_service, check_settings
+
+check_settings("create_api_key")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

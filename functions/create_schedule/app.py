@@ -5,7 +5,9 @@ from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.requests import CreateScheduleRequest
 from post_scheduler.models.responses import CreatedSchedule
 from post_scheduler.observability import count, logger, tracer
-from post_scheduler.wiring import schedule_service
+from post_scheduler.wiring import check_settings, schedule_service
+
+check_settings("create_schedule")  # fail at cold start, naming any missing variable
 
 api = JsonApi(idempotency_scope="create_schedule")
 

@@ -4,7 +4,9 @@ from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.videos import CreateVideoRequest, VideoView
 from post_scheduler.observability import count, logger, tracer
-from post_scheduler.wiring import video_service
+from post_scheduler.wiring import check_settings, video_service
+
+check_settings("create_video")  # fail at cold start, naming any missing variable
 
 api = JsonApi(idempotency_scope="create_video")
 

@@ -9,7 +9,9 @@ from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.api_keys import ApiKeyView
 from post_scheduler.models.fields import ID_PATTERN
 from post_scheduler.observability import count, logger, tracer
-from post_scheduler.wiring import api_key_service
+from post_scheduler.wiring import api_key_service, check_settings
+
+check_settings("delete_api_key")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

@@ -9,7 +9,9 @@ from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.accounts import DeletedAccount
 from post_scheduler.models.fields import ID_PATTERN
 from post_scheduler.observability import count, logger, tracer
-from post_scheduler.wiring import account_service
+from post_scheduler.wiring import account_service, check_settings
+
+check_settings("delete_tiktok_account")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

@@ -9,7 +9,9 @@ from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.fields import ID_PATTERN
 from post_scheduler.observability import count, logger, tracer
-from post_scheduler.wiring import webhook_service
+from post_scheduler.wiring import check_settings, webhook_service
+
+check_settings("delete_webhook")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

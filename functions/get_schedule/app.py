@@ -5,7 +5,9 @@ from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import ScheduleIdPath
 from post_scheduler.models.responses import ScheduledPostDetail
 from post_scheduler.observability import tracer
-from post_scheduler.wiring import schedule_service
+from post_scheduler.wiring import check_settings, schedule_service
+
+check_settings("get_schedule")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

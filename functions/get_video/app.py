@@ -9,7 +9,9 @@ from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.fields import ID_PATTERN
 from post_scheduler.models.videos import VideoView
 from post_scheduler.observability import tracer
-from post_scheduler.wiring import video_service
+from post_scheduler.wiring import check_settings, video_service
+
+check_settings("get_video")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

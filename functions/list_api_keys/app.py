@@ -5,7 +5,9 @@ from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
 from post_scheduler.models.api_keys import ApiKeyView
 from post_scheduler.observability import tracer
-from post_scheduler.wiring import api_key_service
+from post_scheduler.wiring import api_key_service, check_settings
+
+check_settings("list_api_keys")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

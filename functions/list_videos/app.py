@@ -5,7 +5,9 @@ from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
 from post_scheduler.models.videos import VideoView
 from post_scheduler.observability import tracer
-from post_scheduler.wiring import scheduling_table
+from post_scheduler.wiring import check_settings, scheduling_table
+
+check_settings("list_videos")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

@@ -10,7 +10,9 @@ from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
 from post_scheduler.models.fields import ID_PATTERN
 from post_scheduler.models.webhooks import DeliveryView
 from post_scheduler.observability import tracer
-from post_scheduler.wiring import webhook_service
+from post_scheduler.wiring import check_settings, webhook_service
+
+check_settings("list_webhook_deliveries")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

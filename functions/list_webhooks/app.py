@@ -4,7 +4,9 @@ from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.webhooks import WebhookView
 from post_scheduler.observability import tracer
-from post_scheduler.wiring import webhook_service
+from post_scheduler.wiring import check_settings, webhook_service
+
+check_settings("list_webhooks")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

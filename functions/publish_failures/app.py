@@ -4,7 +4,7 @@ on-failure destination sends the record of a direct invocation), and of the swee
 A post that never reached TikTok ends `failed` with the last error; one holding a TikTok
 publish id is settled from TikTok's status first, never failed on our word alone."""
 
-import json
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -14,35 +14,20 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from post_scheduler.adapters.give_up_queue import SWEEP_GAVE_UP
-from post_scheduler.domain.publishing import PublishCommand, PublishMetrics
+from post_scheduler.api.events import PublishMetrics, give_up_message
 from post_scheduler.observability import count, logger, metrics, tracer
-from post_scheduler.wiring import post_publisher
+from post_scheduler.wiring import check_settings, post_publisher
+
+check_settings("publish_failures")  # fail at cold start, naming any missing variable
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def give_up(record: SQSRecord, lambda_context: Any = None) -> None:
-    failure = json.loads(record.body)
-    publisher = post_publisher()
-    final = False
-    if "requestPayload" in failure:  # Lambda's invocation record, or the sweep's give-up
-        command = PublishCommand.model_validate(failure.get("requestPayload") or {})
-        response = failure.get("responsePayload") or {}
-        error = f"{response.get('errorType', 'Error')}: {response.get('errorMessage', 'unknown')}"
-        if response.get("errorType") == SWEEP_GAVE_UP:
-            error = str(response.get("errorMessage", "the sweep gave up"))
-            final = True
-    else:  # the post's own message, moved here by the publish queue's redrive policy
-        command = PublishCommand.model_validate(failure)
-        post = publisher.store.get(command.userId, command.scheduleId)
-        error = (post.lastError if post is not None else None) or "no error was recorded"
     figures = PublishMetrics()
     remaining = lambda_context.get_remaining_time_in_millis if lambda_context else None
     try:
-        outcome = publisher.give_up(
-            command, error, remaining_ms=remaining, final=final, metrics=figures
-        )
+        outcome = give_up_message(post_publisher(), record.body, remaining, figures)
     finally:
         for name in figures.events:
             count(name)
@@ -52,7 +37,7 @@ def give_up(record: SQSRecord, lambda_context: Any = None) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     return process_partial_response(
         event=event, record_handler=give_up, processor=processor, context=context
     )

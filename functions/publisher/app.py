@@ -10,6 +10,7 @@ queue existed (Scheduler invoked this function directly); it is published the sa
 
 import asyncio
 import json
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,15 +21,17 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from post_scheduler.adapters.publish_queue import retry_later
-from post_scheduler.domain.publish_batch import (
+from post_scheduler.api.events import (
     PostDeferred,
     PostResult,
     outcome_summary,
     publish_message,
+    retry_later,
 )
 from post_scheduler.observability import MetricUnit, logger, metrics, trace_http_client, tracer
-from post_scheduler.wiring import post_publisher
+from post_scheduler.wiring import check_settings, post_publisher
+
+check_settings("publisher")  # fail at cold start, naming any missing variable
 
 trace_http_client()
 
@@ -41,7 +44,7 @@ threads = ThreadPoolExecutor(max_workers=MAX_POSTS_PER_BATCH, thread_name_prefix
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     publisher = post_publisher()
     remaining_ms = context.get_remaining_time_in_millis
     if "Records" not in event:

@@ -10,7 +10,9 @@ from post_scheduler.api.params import ScheduleIdPath
 from post_scheduler.models.requests import RetryScheduleRequest
 from post_scheduler.models.responses import ScheduledPostDetail
 from post_scheduler.observability import count, logger, tracer
-from post_scheduler.wiring import schedule_service
+from post_scheduler.wiring import check_settings, schedule_service
+
+check_settings("retry_schedule")  # fail at cold start, naming any missing variable
 
 api = JsonApi(idempotency_scope="retry_schedule")
 

@@ -4,7 +4,9 @@ from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.responses import Quota
 from post_scheduler.observability import tracer
-from post_scheduler.wiring import schedule_service
+from post_scheduler.wiring import check_settings, schedule_service
+
+check_settings("schedule_quota")  # fail at cold start, naming any missing variable
 
 api = JsonApi()
 

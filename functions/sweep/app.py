@@ -3,23 +3,18 @@ their own schedule names), and hand those re-armed too often to the give-up cons
 
 from typing import Any
 
-from post_scheduler.domain.sweep import rearm_missed_posts
+from post_scheduler.api.events import sweep_missed_posts
 from post_scheduler.observability import count, logger, metrics, tracer
-from post_scheduler.timestamps import utc_now
-from post_scheduler.wiring import give_up_queue, publication_store, publish_scheduler
+from post_scheduler.wiring import check_settings
+
+check_settings("sweep")  # fail at cold start, naming any missing variable
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    result = rearm_missed_posts(
-        publication_store(),
-        publish_scheduler(),
-        utc_now(),
-        give_up=give_up_queue().send,
-        has_time=lambda: context.get_remaining_time_in_millis() > 10_000,
-    )
+    result = sweep_missed_posts(lambda: context.get_remaining_time_in_millis() > 10_000)
     if result.rearmed:
         count("MissedPostsRearmed", len(result.rearmed))
     if result.gave_up:

@@ -15,9 +15,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from post_scheduler.api import docs
-from post_scheduler.api.http import JsonApi
-from post_scheduler.errors import ValidationFailed
+from post_scheduler.api.http import JsonApi, ValidationFailed
 from post_scheduler.observability import tracer
+from post_scheduler.wiring import check_settings
+
+check_settings("tiktok_account_callback")  # fail at cold start, naming any missing variable
 
 api = JsonApi(authenticated=False)
 

@@ -9,7 +9,9 @@ from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
 from post_scheduler.models.responses import UpcomingPost
 from post_scheduler.observability import tracer
-from post_scheduler.wiring import schedule_service
+from post_scheduler.wiring import check_settings, schedule_service
+
+check_settings("upcoming")  # fail at cold start, naming any missing variable
 
 api = JsonApi(authenticated=False)
 

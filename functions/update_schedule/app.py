@@ -1,13 +1,16 @@
 """PUT /api/v1/schedule/{scheduleId}: move, re-caption, cancel, re-activate or mark executed."""
 
+from datetime import UTC, datetime
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import ScheduleIdPath
 from post_scheduler.models.requests import UpdateScheduleRequest
 from post_scheduler.models.responses import ScheduledVideo
 from post_scheduler.observability import count, logger, tracer
-from post_scheduler.timestamps import utc_now
-from post_scheduler.wiring import schedule_service
+from post_scheduler.wiring import check_settings, schedule_service
+
+check_settings("update_schedule")  # fail at cold start, naming any missing variable
 
 api = JsonApi(idempotency_scope="update_schedule")
 
@@ -38,7 +41,7 @@ api = JsonApi(idempotency_scope="update_schedule")
 @tracer.capture_method
 def update_schedule(scheduleId: ScheduleIdPath, body: UpdateScheduleRequest):  # type: ignore[no-untyped-def]  # noqa: N803
     service = schedule_service()
-    started = utc_now()
+    started = datetime.now(UTC)
     schedule = service.update(api.caller.user_id, scheduleId, body)
     if schedule.cancelledAt is not None and schedule.cancelledAt >= started:
         count("PostsCancelled")  # cancelled by this request, not before

@@ -5,7 +5,9 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from post_scheduler.observability import count, logger, metrics, tracer
-from post_scheduler.wiring import video_service
+from post_scheduler.wiring import check_settings, video_service
+
+check_settings("video_uploaded")  # fail at cold start, naming any missing variable
 
 
 @logger.inject_lambda_context

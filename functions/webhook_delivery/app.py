@@ -6,7 +6,9 @@ import json
 from typing import Any
 
 from post_scheduler.observability import count, logger, metrics, tracer
-from post_scheduler.wiring import delivery_queue, webhook_deliverer
+from post_scheduler.wiring import check_settings, delivery_queue, webhook_deliverer
+
+check_settings("webhook_delivery")  # fail at cold start, naming any missing variable
 
 
 @logger.inject_lambda_context

@@ -5,7 +5,9 @@ their id, so a repeated record queues nothing twice."""
 from typing import Any
 
 from post_scheduler.observability import logger, metrics, tracer
-from post_scheduler.wiring import webhook_events
+from post_scheduler.wiring import check_settings, webhook_events
+
+check_settings("webhook_events")  # fail at cold start, naming any missing variable
 
 
 @logger.inject_lambda_context

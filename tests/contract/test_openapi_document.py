@@ -14,7 +14,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from local.lambda_runtime import _load_module
-from local.openapi import build_document, render
+from local.openapi import build_document, placeholder_settings, render
 from local.template import Template
 from post_scheduler.api.http import JsonApi
 from post_scheduler.errors import ApiError
@@ -141,7 +141,8 @@ def test_operation_ids_are_unique(document: Document) -> None:
 def _handler_api(template: Template, function: str) -> JsonApi:
     folder, handler = template.function_code(function)
     module_name = handler.rpartition(".")[0]
-    module = _load_module(f"_contract_{function}_{module_name}", folder / f"{module_name}.py")
+    with placeholder_settings(folder.name):
+        module = _load_module(f"_contract_{function}_{module_name}", folder / f"{module_name}.py")
     (api,) = (value for value in vars(module).values() if isinstance(value, JsonApi))
     return api
 

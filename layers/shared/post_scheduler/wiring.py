@@ -3,10 +3,10 @@ Everything is created once per process and reused by warm invocations."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from post_scheduler.settings import check_settings as check_settings
 from post_scheduler.settings import get_settings
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from post_scheduler.domain.preflight import CreatorInfoReader
     from post_scheduler.domain.publishing import PostPublisher
     from post_scheduler.domain.schedules import ScheduleService
+    from post_scheduler.domain.tiktok import TikTokAppCredentials
     from post_scheduler.domain.videos import VideoService
     from post_scheduler.domain.webhooks import WebhookDeliverer, WebhookEvents, WebhookService
 
@@ -273,23 +274,14 @@ def delivery_queue() -> DeliveryQueue:
     return DeliveryQueue(get_settings().webhook_queue_url)
 
 
-@dataclass(frozen=True)
-class TikTokAppCredentials:
-    """Our TikTok app's client key and secret (never in the template or logs)."""
-
-    client_key: str
-    client_secret: str
-
-    def __repr__(self) -> str:
-        return f"TikTokAppCredentials(client_key={self.client_key!r}, client_secret=***)"
-
-
 def tiktok_app_credentials() -> TikTokAppCredentials:
     """From the SSM SecureString named by TIKTOK_CLIENT_PARAMETER, holding
     `{"clientKey": ..., "clientSecret": ...}`; cached for five minutes so a rotation lands."""
     import json
 
     from aws_lambda_powertools.utilities import parameters
+
+    from post_scheduler.domain.tiktok import TikTokAppCredentials
 
     name = get_settings().tiktok_client_parameter
     if not name:

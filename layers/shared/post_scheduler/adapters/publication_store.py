@@ -17,17 +17,17 @@ from post_scheduler.adapters.table import (
     from_item,
     schedule_key,
 )
+from post_scheduler.adapters.throttling import is_throttling
+from post_scheduler.domain.errors import LeaseLost as LeaseLost
+from post_scheduler.domain.errors import TokensChanged as TokensChanged
 from post_scheduler.errors import Conflict
-from post_scheduler.models.records import DueEntry, ScheduleRecord, TikTokAccountRecord
-
-
-class LeaseLost(Exception):
-    """Another run owns the post now (our lease expired and it was taken over), or the post
-    left the publishing state; this run must stop touching it."""
-
-
-class TokensChanged(Exception):
-    """Another run rotated the account's tokens first; re-read them."""
+from post_scheduler.models.records import (
+    CreatorInfoSnapshot,
+    DueEntry,
+    ScheduleRecord,
+    TikTokAccountRecord,
+    VideoRecord,
+)
 
 
 def _update_parts(
@@ -164,6 +164,21 @@ class PublicationStore:
 
     def get_account(self, user_id: str, account_id: str) -> TikTokAccountRecord | None:
         return self.table.get_account(user_id, account_id)
+
+    def save_creator_info(
+        self, user_id: str, account_id: str, info: CreatorInfoSnapshot, at: datetime
+    ) -> None:
+        """Cache what creator_info said on the account, for the pre-flight checks at create."""
+        self.table.save_creator_info(user_id, account_id, info, at)
+
+    def get_video(self, user_id: str, video_id: str) -> VideoRecord | None:
+        """The post's video as the table holds it (its checked version and ETag)."""
+        return self.table.get_video(user_id, video_id)
+
+    @staticmethod
+    def is_throttling(error: BaseException) -> bool:
+        """Whether `error` is DynamoDB saying "too fast" (worth retrying in the run)."""
+        return is_throttling(error)
 
     def take_refresh_lease(
         self, account: TikTokAccountRecord, lease: str, now: datetime, until: datetime

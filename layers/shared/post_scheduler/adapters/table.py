@@ -206,6 +206,11 @@ class SchedulingTable:
         self.client = client if client is not None else aws_client("dynamodb")
         self.pages = pages or PageTokens(_deployment_sealer)
 
+    @staticmethod
+    def decode_item(item: Mapping[str, Any]) -> dict[str, Any]:
+        """A low-level item (as a stream record carries it) as plain Python values."""
+        return from_item(item)
+
     # --- single items -------------------------------------------------------------------------
 
     def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:

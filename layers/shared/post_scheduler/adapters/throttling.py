@@ -5,10 +5,11 @@ the post its second."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 
 from botocore.exceptions import ClientError
+
+from post_scheduler.domain.retry import retry_while
 
 THROTTLING_CODES = frozenset(
     {
@@ -39,11 +40,4 @@ def retry_throttled[T](
 ) -> T:
     """Run `action`, retrying throttling errors with full-jitter backoff (about 2 s in all by
     default); any other error, or throttling that outlasts the attempts, is raised."""
-    for attempt in range(attempts):
-        try:
-            return action()
-        except ClientError as error:
-            if not is_throttling(error) or attempt + 1 == attempts:
-                raise
-        sleep(random.uniform(0, min(cap_seconds, base_seconds * 2**attempt)))  # noqa: S311
-    raise AssertionError("unreachable")
+    return retry_while(action, sleep, is_throttling, attempts, base_seconds, cap_seconds)

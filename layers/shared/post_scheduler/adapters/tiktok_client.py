@@ -7,25 +7,40 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import requests
 
+# The domain owns these types; they are re-exported here for the callers that import them from
+# the client.
+from post_scheduler.domain.chunks import DEFAULT_CHUNK_BYTES as DEFAULT_CHUNK_BYTES
+from post_scheduler.domain.chunks import MAX_CHUNK_BYTES as MAX_CHUNK_BYTES
+from post_scheduler.domain.chunks import MAX_CHUNK_COUNT as MAX_CHUNK_COUNT
+from post_scheduler.domain.chunks import MAX_VIDEO_BYTES as MAX_VIDEO_BYTES
+from post_scheduler.domain.chunks import MIN_CHUNK_BYTES as MIN_CHUNK_BYTES
+from post_scheduler.domain.chunks import ChunkPlan as ChunkPlan
+from post_scheduler.domain.chunks import plan_chunks as plan_chunks
+from post_scheduler.domain.errors import ChunkLengthError as ChunkLengthError
+from post_scheduler.domain.errors import TikTokAuthError as TikTokAuthError
+from post_scheduler.domain.errors import TikTokError as TikTokError
+from post_scheduler.domain.errors import TikTokPermanentError as TikTokPermanentError
+from post_scheduler.domain.errors import TikTokTransientError as TikTokTransientError
+from post_scheduler.domain.errors import TikTokUploadExpired as TikTokUploadExpired
+from post_scheduler.domain.errors import TikTokUploadRangeError as TikTokUploadRangeError
+from post_scheduler.domain.tiktok import PROCESSING_STATUSES as PROCESSING_STATUSES
+from post_scheduler.domain.tiktok import USER_FIELDS as USER_FIELDS
+from post_scheduler.domain.tiktok import CreatorInfo as CreatorInfo
+from post_scheduler.domain.tiktok import InitResult as InitResult
+from post_scheduler.domain.tiktok import PublishStatus as PublishStatus
+from post_scheduler.domain.tiktok import TikTokUser as TikTokUser
+from post_scheduler.domain.tiktok import TokenGrant as TokenGrant
+from post_scheduler.domain.tiktok import UploadProgress as UploadProgress
+
 logger = logging.getLogger(__name__)
 
-# TikTok's media-transfer rules, in the safe reading of "MB" (see the reference, section 4):
-# chunks of at least 5 MiB and at most 64,000,000 bytes, at most 1000 of them, files up to 4 GiB.
-MIN_CHUNK_BYTES: Final = 5_242_880
-MAX_CHUNK_BYTES: Final = 64_000_000
-MAX_CHUNK_COUNT: Final = 1000
-MAX_VIDEO_BYTES: Final = 4 * 1024**3
-DEFAULT_CHUNK_BYTES: Final = 10_485_760
 
 VIDEO_CONTENT_TYPES: Final = frozenset({"video/mp4", "video/quicktime", "video/webm"})
-# `username` needs the user.info.profile scope since TikTok's 2024 scope migration.
-USER_FIELDS: Final = ("open_id", "union_id", "avatar_url", "display_name", "username")
 
 OAUTH_GRANT_PATH: Final = "/v2/oauth/token/"
 USER_INFO_PATH: Final = "/v2/user/info/"
@@ -36,68 +51,6 @@ STATUS_FETCH_PATH: Final = "/v2/post/publish/status/fetch/"
 DEFAULT_TIMEOUT: Final = (3.05, 30.0)
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
-
-
-# --- errors -----------------------------------------------------------------------------------
-
-
-class TikTokError(Exception):
-    """A call to TikTok failed. `code` is TikTok's error code (or ours: `network_error`,
-    `invalid_response`, `http_<status>`); `retryable` says whether repeating the same call
-    later can succeed."""
-
-    retryable: bool = False
-
-    def __init__(
-        self,
-        code: str,
-        message: str = "",
-        http_status: int | None = None,
-        log_id: str | None = None,
-    ) -> None:
-        super().__init__(f"{code}: {message}" if message else code)
-        self.code = code
-        self.message = message
-        self.http_status = http_status
-        self.log_id = log_id
-
-
-class TikTokTransientError(TikTokError):
-    """Server trouble, rate limiting or a lost connection: retry with backoff."""
-
-    retryable = True
-
-
-class TikTokPermanentError(TikTokError):
-    """TikTok refused the request as it stands; repeating it will not help."""
-
-
-class TikTokAuthError(TikTokError):
-    """The access token is invalid or expired: refresh it once, then give up."""
-
-
-class TikTokUploadRangeError(TikTokError):
-    """The chunk does not continue the upload (416); resume after `received_through`."""
-
-    retryable = True
-
-    def __init__(
-        self,
-        received_through: int | None,
-        message: str = "",
-        http_status: int | None = 416,
-        log_id: str | None = None,
-    ) -> None:
-        super().__init__("upload_range_mismatch", message, http_status, log_id)
-        self.received_through = received_through
-
-
-class TikTokUploadExpired(TikTokError):
-    """The upload URL's hour is over (403); this upload cannot be finished."""
-
-
-class ChunkLengthError(ValueError):
-    """The chunk's bytes did not add up to the length announced for it."""
 
 
 _AUTH_CODES: Final = frozenset({"access_token_invalid"})
@@ -124,8 +77,6 @@ _PERMANENT_CODES: Final = frozenset(
     }
 )
 _PERMANENT_PREFIXES: Final = ("spam_risk", "unaudited_client")
-# fail_reason values of a FAILED publish that a fresh attempt may get past.
-_RETRYABLE_FAIL_REASONS: Final = frozenset({"internal", "video_pull_failed", "photo_pull_failed"})
 
 
 def _is_transient_status(status: int | None) -> bool:
@@ -149,175 +100,6 @@ def classify_error(
     else:
         error_type = TikTokPermanentError
     return error_type(code, message, http_status, log_id)
-
-
-# --- values -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TokenGrant:
-    """What the token endpoint grants; the tokens stay out of repr (and so out of logs)."""
-
-    access_token: str = field(repr=False)
-    expires_in: int
-    refresh_token: str = field(repr=False)
-    refresh_expires_in: int
-    open_id: str
-    scope: str
-
-    @property
-    def scopes(self) -> frozenset[str]:
-        """The scopes the user actually granted (possibly fewer than requested)."""
-        return frozenset(part.strip() for part in self.scope.split(",") if part.strip())
-
-
-@dataclass(frozen=True)
-class TikTokUser:
-    open_id: str
-    username: str | None
-    display_name: str | None
-    avatar_url: str | None
-    union_id: str | None = None
-
-
-@dataclass(frozen=True)
-class CreatorInfo:
-    """Who is posting and what they may post right now."""
-
-    creator_username: str
-    creator_nickname: str
-    creator_avatar_url: str | None
-    privacy_level_options: tuple[str, ...]
-    comment_disabled: bool
-    duet_disabled: bool
-    stitch_disabled: bool
-    max_video_post_duration_sec: int
-
-
-@dataclass(frozen=True)
-class InitResult:
-    publish_id: str
-    upload_url: str
-
-    def __repr__(self) -> str:
-        # The query string authorises the upload: show where it goes, not how.
-        return (
-            f"InitResult(publish_id={self.publish_id!r}, upload_url={_redacted(self.upload_url)!r})"
-        )
-
-
-@dataclass(frozen=True)
-class UploadProgress:
-    """`received_through` is the last byte offset TikTok holds, from its Content-Range reply
-    (None when it did not say)."""
-
-    complete: bool
-    received_through: int | None
-
-    @property
-    def next_byte(self) -> int:
-        return 0 if self.received_through is None else self.received_through + 1
-
-
-PROCESSING_STATUSES: Final = frozenset(
-    {"PROCESSING_UPLOAD", "PROCESSING_DOWNLOAD", "PROCESSING", "SEND_TO_USER_INBOX"}
-)
-
-
-@dataclass(frozen=True)
-class PublishStatus:
-    status: str
-    fail_reason: str | None
-    uploaded_bytes: int
-    # Strings: TikTok's post ids exceed 2**53 and must not pass through a float anywhere.
-    public_post_ids: list[str] = field(default_factory=list)
-
-    @property
-    def published(self) -> bool:
-        return self.status == "PUBLISH_COMPLETE"
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "FAILED"
-
-    @property
-    def terminal(self) -> bool:
-        return self.published or self.failed
-
-    def failure(self) -> TikTokError | None:
-        """The failure as an error (transient when a fresh attempt may succeed), or None."""
-        if not self.failed:
-            return None
-        reason = self.fail_reason or "unknown"
-        if reason in _RETRYABLE_FAIL_REASONS:
-            return TikTokTransientError(reason, "TikTok failed the publish")
-        return TikTokPermanentError(reason, "TikTok failed the publish")
-
-
-@dataclass(frozen=True)
-class ChunkPlan:
-    """How a video goes up: `total_chunk_count` chunks of `chunk_size` bytes, the last one
-    also carrying the remainder (TikTok's floor rule)."""
-
-    video_size: int
-    chunk_size: int
-    total_chunk_count: int
-
-    def __post_init__(self) -> None:
-        if min(self.video_size, self.chunk_size, self.total_chunk_count) <= 0:
-            raise ValueError("chunk plan values must be positive")
-        if self.video_size > MAX_VIDEO_BYTES:
-            raise ValueError(f"TikTok accepts videos up to {MAX_VIDEO_BYTES} bytes")
-        if self.video_size // self.chunk_size != self.total_chunk_count:
-            raise ValueError("total_chunk_count must be floor(video_size / chunk_size)")
-        if self.total_chunk_count > MAX_CHUNK_COUNT:
-            raise ValueError(f"more than {MAX_CHUNK_COUNT} chunks")
-        if self.total_chunk_count == 1:
-            if self.chunk_size != self.video_size or self.video_size > MAX_CHUNK_BYTES:
-                raise ValueError("a one-chunk upload sends the whole file, at most 64,000,000 B")
-        elif not MIN_CHUNK_BYTES <= self.chunk_size <= MAX_CHUNK_BYTES:
-            raise ValueError("chunks must be 5,242,880 to 64,000,000 bytes")
-
-    def chunk_length(self, index: int) -> int:
-        if not 0 <= index < self.total_chunk_count:
-            raise IndexError(index)
-        if index < self.total_chunk_count - 1:
-            return self.chunk_size
-        return self.video_size - self.chunk_size * index
-
-    def ranges(self, start: int = 0) -> Iterator[tuple[int, int]]:
-        """(first, last) inclusive byte offsets of each chunk from byte `start`, which must be
-        a chunk boundary (resuming after `UploadProgress.next_byte`)."""
-        if start == self.video_size:
-            return
-        if start % self.chunk_size or not 0 <= start < self.video_size:
-            raise ValueError(f"byte {start} is not the start of a chunk")
-        for index in range(start // self.chunk_size, self.total_chunk_count):
-            first = index * self.chunk_size
-            yield first, first + self.chunk_length(index) - 1
-
-
-def plan_chunks(video_size: int, preferred_chunk_size: int = DEFAULT_CHUNK_BYTES) -> ChunkPlan:
-    """TikTok's chunking for a file of `video_size` bytes: one chunk when it is under 5 MiB or
-    under the (clamped) preferred size, else chunks of that size with the last one absorbing
-    the remainder (two halves when that would leave a single chunk over 64,000,000 bytes)."""
-    if video_size <= 0:
-        raise ValueError("a video must have at least one byte")
-    if video_size > MAX_VIDEO_BYTES:
-        raise ValueError(f"TikTok accepts videos up to {MAX_VIDEO_BYTES} bytes")
-    chunk_size = min(max(preferred_chunk_size, MIN_CHUNK_BYTES), MAX_CHUNK_BYTES)
-    if video_size < MIN_CHUNK_BYTES or video_size < chunk_size:
-        return ChunkPlan(video_size, video_size, 1)
-    count = video_size // chunk_size
-    if count == 1:
-        if video_size <= MAX_CHUNK_BYTES:
-            # A one-chunk plan declares the whole file as its chunk size.
-            return ChunkPlan(video_size, video_size, 1)
-        # Floor would make one oversized PUT; TikTok wants files over 64 MB in several chunks.
-        chunk_size, count = video_size // 2, 2
-    if count > MAX_CHUNK_COUNT:
-        raise ValueError(f"{count} chunks exceed TikTok's limit of {MAX_CHUNK_COUNT}")
-    return ChunkPlan(video_size, chunk_size, count)
 
 
 # --- the client -------------------------------------------------------------------------------

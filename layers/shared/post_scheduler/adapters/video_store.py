@@ -7,46 +7,23 @@ import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from post_scheduler.adapters.aws import aws_client
+from post_scheduler.domain.errors import StorageError
+from post_scheduler.domain.errors import UploadNotFound as UploadNotFound
+from post_scheduler.domain.errors import UploadPartsInvalid as UploadPartsInvalid
+from post_scheduler.domain.errors import VideoChanged as VideoChanged
+from post_scheduler.domain.errors import VideoMissing as VideoMissing
+from post_scheduler.domain.errors import VideoReadError as VideoReadError
+from post_scheduler.domain.ports import StoredVideo as StoredVideo
 
 READ_BLOCK_BYTES = 1024 * 1024
 # Presigned URLs must be SigV4 (S3 refuses SigV2 on buckets created since 2020).
 _SIGNING_CONFIG = Config(signature_version="s3v4", retries={"mode": "standard"})
-
-
-class VideoReadError(Exception):
-    """Reading the video failed in a way a retry may fix (network, throttling)."""
-
-
-class VideoChanged(Exception):
-    """The object is no longer the one the publish started with (its ETag changed)."""
-
-
-class VideoMissing(Exception):
-    """The object is gone."""
-
-
-class UploadNotFound(Exception):
-    """The multipart upload is gone: completed or aborted already."""
-
-
-class UploadPartsInvalid(Exception):
-    """S3 refused to assemble the parts as listed; the message says why (safe to show)."""
-
-
-@dataclass(frozen=True)
-class StoredVideo:
-    key: str
-    size: int
-    content_type: str
-    etag: str
-    version_id: str | None = None  # S3's VersionId (the bucket is versioned)
 
 
 class VideoStore:
@@ -203,17 +180,35 @@ class VideoStore:
         """Drop an open multipart upload and its parts; one already gone is fine."""
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except self.client.exceptions.ClientError as exc:
+        except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in ("NoSuchUpload", "404"):
-                raise
+                raise StorageError(f"aborting the upload of {key} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"aborting the upload of {key} failed: {exc}") from exc
 
     def delete(self, key: str) -> None:
         """Delete the object (with versioning on, older versions expire by lifecycle rule)."""
-        self.client.delete_object(Bucket=self.bucket, Key=key)
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"deleting {key} failed: {exc}") from exc
 
     def delete_version(self, key: str, version_id: str) -> None:
         """Delete one version of the object for good (the one before it becomes current)."""
-        self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=version_id)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"deleting a version of {key} failed: {exc}") from exc
+
+    def duration_seconds(self, key: str, size: int, etag: str | None = None) -> float | None:
+        """The duration in an MP4/QuickTime file's header, read with ranged reads; None when it
+        has none."""
+        from post_scheduler.adapters.mp4_duration import duration_seconds
+
+        def read(first: int, last: int) -> bytes:
+            return b"".join(self.read_range(key, first, last, etag))
+
+        return duration_seconds(read, size)
 
     def first_bytes(
         self, key: str, count: int, etag: str | None = None, version_id: str | None = None

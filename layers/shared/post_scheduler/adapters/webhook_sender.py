@@ -14,9 +14,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from post_scheduler.domain.errors import UnsafeTarget as UnsafeTarget
+from post_scheduler.domain.ports import SendResult as SendResult
+from post_scheduler.domain.ports import Target as Target
 
 # Addresses no check may let through, whatever the ipaddress module thinks of them.
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
@@ -27,25 +30,10 @@ _RESPONSE_BYTES_READ = 64 * 1024
 Resolver = Callable[[str, int], list[str]]
 
 
-class UnsafeTarget(Exception):
-    """The URL may not receive webhooks; the message says why, for the client."""
-
-
 def resolve_host(host: str, port: int) -> list[str]:
     """Every address `host` resolves to (the system resolver)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({str(info[4][0]) for info in infos})
-
-
-@dataclass(frozen=True)
-class Target:
-    """A checked URL: where to connect, and what to call the host."""
-
-    scheme: str
-    host: str
-    port: int
-    path: str
-    address: str
 
 
 class UrlGuard:
@@ -127,16 +115,6 @@ def _refusal(address: str) -> str | None:
     if not ip.is_global:
         return "not a public address"
     return None
-
-
-@dataclass(frozen=True)
-class SendResult:
-    status: int | None  # None: no HTTP answer (timeout, refused connection, TLS failure)
-    error: str | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
 
 
 def send(target: Target, headers: dict[str, str], body: bytes, timeout: float) -> SendResult:

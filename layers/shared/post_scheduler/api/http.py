@@ -28,7 +28,9 @@ from post_scheduler.errors import (
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
-    ValidationFailed,
+)
+from post_scheduler.errors import (
+    ValidationFailed as ValidationFailed,
 )
 
 logger = logging.getLogger(__name__)

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from post_scheduler.domain.errors import TikTokAuthError, TikTokError
 from post_scheduler.errors import (
     ApiError,
     Conflict,
@@ -49,11 +50,9 @@ from post_scheduler.models.responses import AccountItem
 from post_scheduler.timestamps import format_utc, utc_now
 
 if TYPE_CHECKING:
-    from post_scheduler.adapters.table import SchedulingTable
-    from post_scheduler.adapters.tiktok_client import TikTokClient, TokenGrant
-    from post_scheduler.adapters.token_cipher import TokenCipher
+    from post_scheduler.domain.ports import SchedulingTablePort, TikTokPort, TokenCipherPort
     from post_scheduler.domain.schedules import ScheduleService
-    from post_scheduler.wiring import TikTokAppCredentials
+    from post_scheduler.domain.tiktok import TikTokAppCredentials, TokenGrant
 
 logger = logging.getLogger(__name__)
 
@@ -99,12 +98,12 @@ class AccountService:
 
     def __init__(
         self,
-        table: SchedulingTable,
+        table: SchedulingTablePort,
         *,
         settings: OAuthSettings,
         credentials: Callable[[], TikTokAppCredentials],
-        tiktok: Callable[[], TikTokClient] | None = None,
-        cipher: Callable[[], TokenCipher] | None = None,
+        tiktok: Callable[[], TikTokPort] | None = None,
+        cipher: Callable[[], TokenCipherPort] | None = None,
         schedules: Callable[[], ScheduleService] | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -174,8 +173,6 @@ class AccountService:
             raise _authorization_refused(error, error_description)
         if not code:
             raise ValidationFailed("the request lacks the authorization `code`", {"field": "code"})
-        from post_scheduler.adapters.tiktok_client import TikTokError
-
         credentials = self.credentials()
         tiktok = self._need(self._tiktok)()
         try:
@@ -218,13 +215,11 @@ class AccountService:
         return flow
 
     def _profile(
-        self, tiktok: TikTokClient, grant: TokenGrant
+        self, tiktok: TikTokPort, grant: TokenGrant
     ) -> tuple[str, str, CreatorInfoSnapshot | None]:
         """(username, display name, creator info). `username` needs user.info.profile since
         TikTok's 2024 scope change; without it, the creator info of video.publish carries the
         handle. The creator info is kept for the pre-flight checks at create."""
-        from post_scheduler.adapters.tiktok_client import TikTokError
-
         fields = ["open_id", "avatar_url", "display_name"]
         if "user.info.profile" in grant.scopes:
             fields.append("username")
@@ -333,8 +328,6 @@ def _authorization_refused(error: str, description: str | None) -> ApiError:
 
 def _tiktok_failure(exc: Exception) -> ApiError:
     """A TikTok error during the callback, as the API's error."""
-    from post_scheduler.adapters.tiktok_client import TikTokAuthError, TikTokError
-
     assert isinstance(exc, TikTokError)
     details = {"tiktokError": exc.code}
     if exc.retryable or isinstance(exc, TikTokAuthError):

@@ -20,7 +20,7 @@ from post_scheduler.models.records import ApiKeyRecord
 from post_scheduler.timestamps import utc_now
 
 if TYPE_CHECKING:
-    from post_scheduler.adapters.table import SchedulingTable
+    from post_scheduler.domain.ports import SchedulingTablePort
 
 # Enough for every environment and integration a user runs; a runaway script stops here.
 MAX_KEYS_PER_USER = 20
@@ -29,7 +29,7 @@ MAX_KEYS_PER_USER = 20
 class ApiKeyService:
     def __init__(
         self,
-        table: SchedulingTable,
+        table: SchedulingTablePort,
         max_keys: int = MAX_KEYS_PER_USER,
         clock: Callable[[], datetime] = utc_now,
         on_revoked: Callable[[str], None] | None = None,

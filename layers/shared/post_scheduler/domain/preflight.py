@@ -9,13 +9,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from post_scheduler.domain.errors import TikTokError
 from post_scheduler.errors import Unprocessable
 from post_scheduler.models.records import CreatorInfoSnapshot, TikTokAccountRecord
 
 if TYPE_CHECKING:
-    from post_scheduler.adapters.table import SchedulingTable
-    from post_scheduler.adapters.tiktok_client import TikTokClient
-    from post_scheduler.adapters.token_cipher import TokenCipher
+    from post_scheduler.domain.ports import SchedulingTablePort, TikTokPort, TokenCipherPort
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +80,9 @@ class CreatorInfoReader:
 
     def __init__(
         self,
-        tiktok: Callable[[], TikTokClient],
-        cipher: Callable[[], TokenCipher],
-        table: SchedulingTable,
+        tiktok: Callable[[], TikTokPort],
+        cipher: Callable[[], TokenCipherPort],
+        table: SchedulingTablePort,
         clock: Callable[[], datetime],
     ) -> None:
         # Factories: a create whose account has a fresh copy never loads the HTTP client.
@@ -93,8 +92,6 @@ class CreatorInfoReader:
         self.clock = clock
 
     def __call__(self, account: TikTokAccountRecord) -> CreatorInfoSnapshot | None:
-        from post_scheduler.adapters.tiktok_client import TikTokError
-
         now = self.clock()
         expires = account.accessTokenExpiresAt
         if not account.accessTokenCipher or expires is None or expires <= now:

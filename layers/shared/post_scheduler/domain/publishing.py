@@ -32,22 +32,23 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, StrictInt, StringConstraints
 
-from post_scheduler.adapters.publication_store import LeaseLost, TokensChanged
-from post_scheduler.adapters.throttling import retry_throttled
-from post_scheduler.adapters.tiktok_client import (
+from post_scheduler.domain.chunks import ChunkPlan, plan_chunks
+from post_scheduler.domain.errors import (
     ChunkLengthError,
-    ChunkPlan,
-    CreatorInfo,
+    LeaseLost,
     TikTokAuthError,
     TikTokError,
     TikTokPermanentError,
     TikTokTransientError,
     TikTokUploadExpired,
     TikTokUploadRangeError,
-    plan_chunks,
+    TokensChanged,
+    VideoChanged,
+    VideoMissing,
+    VideoReadError,
 )
-from post_scheduler.adapters.video_store import VideoChanged, VideoMissing, VideoReadError
 from post_scheduler.domain.preflight import duration_problem
+from post_scheduler.domain.retry import retry_while
 from post_scheduler.models.fields import ID_PATTERN
 from post_scheduler.models.records import (
     FINAL_STATUSES,
@@ -57,11 +58,19 @@ from post_scheduler.models.records import (
 )
 
 if TYPE_CHECKING:
-    from post_scheduler.adapters.publication_store import PublicationStore
-    from post_scheduler.adapters.tiktok_client import PublishStatus, TikTokClient, TokenGrant
-    from post_scheduler.adapters.token_cipher import TokenCipher
-    from post_scheduler.adapters.video_store import SequentialReader, VideoStore
-    from post_scheduler.wiring import TikTokAppCredentials
+    from post_scheduler.domain.ports import (
+        ChunkReaderPort,
+        PublicationStorePort,
+        TikTokPort,
+        TokenCipherPort,
+        VideoFilesPort,
+    )
+    from post_scheduler.domain.tiktok import (
+        CreatorInfo,
+        PublishStatus,
+        TikTokAppCredentials,
+        TokenGrant,
+    )
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -186,10 +195,10 @@ class PostPublisher:
 
     def __init__(
         self,
-        store: PublicationStore,
-        videos: VideoStore,
-        tiktok: TikTokClient,
-        cipher: TokenCipher,
+        store: PublicationStorePort,
+        videos: VideoFilesPort,
+        tiktok: TikTokPort,
+        cipher: TokenCipherPort,
         credentials: Callable[[], TikTokAppCredentials],
         config: PublisherConfig | None = None,
         clock: Clock | None = None,
@@ -241,7 +250,7 @@ class PostPublisher:
             return self.store.claim(post, now, lease_until, token)
 
         # A throttled claim is retried: throttling must never cost the post its second.
-        claimed = retry_throttled(claim, self.clock.sleep)
+        claimed = retry_while(claim, self.clock.sleep, self.store.is_throttling)
         if claimed is None:
             return PublishOutcome(
                 "skipped", "claimed by another run, or changed meanwhile", post.scheduleId
@@ -378,7 +387,7 @@ class _PublishRun:
             raise PublishFailed("the TikTok account was disconnected before the post's time")
         if self.account.needsReconnection and self.post.tiktokPublishId is None:
             raise PublishFailed(_needs_reconnection(self.account.needsReconnection))
-        video = self.p.store.table.get_video(self.post.userId, self.post.videoId)
+        video = self.p.store.get_video(self.post.userId, self.post.videoId)
         if video is None:
             raise PublishFailed("the video was deleted before the post's time")
         self.video_version = video.objectVersionId  # the version that was checked
@@ -445,7 +454,7 @@ class _PublishRun:
             maxVideoPostDurationSec=creator.max_video_post_duration_sec,
         )
         try:
-            self.p.store.table.save_creator_info(
+            self.p.store.save_creator_info(
                 self.post.userId, self.post.tiktokAccountId, snapshot, self.clock.now()
             )
         except Exception:  # a cache: publishing goes on without it
@@ -494,7 +503,7 @@ class _PublishRun:
 
     def _upload_chunks(
         self,
-        reader: SequentialReader,
+        reader: ChunkReaderPort,
         url: str,
         content_type: str,
         plan: ChunkPlan,

@@ -39,8 +39,7 @@ from post_scheduler.models.responses import (
 from post_scheduler.timestamps import utc_now
 
 if TYPE_CHECKING:
-    from post_scheduler.adapters.scheduler import PublishScheduler
-    from post_scheduler.adapters.table import SchedulingTable
+    from post_scheduler.domain.ports import SchedulerPort, SchedulingTablePort
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +91,8 @@ class ScheduleService:
 
     def __init__(
         self,
-        table: SchedulingTable,
-        scheduler: PublishScheduler,
+        table: SchedulingTablePort,
+        scheduler: SchedulerPort,
         rules: TimeRules,
         clock: Callable[[], datetime] = utc_now,
         creator_info: Callable[[TikTokAccountRecord], CreatorInfoSnapshot | None] | None = None,

@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING
 from post_scheduler.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
-    from post_scheduler.adapters.publication_store import PublicationStore
-    from post_scheduler.adapters.scheduler import PublishScheduler
+    from post_scheduler.domain.ports import PublicationStorePort, SchedulerPort
     from post_scheduler.models.records import DueEntry
 
 logger = logging.getLogger(__name__)
@@ -51,8 +50,8 @@ class SweepResult:
 
 
 def rearm_missed_posts(
-    store: PublicationStore,
-    scheduler: PublishScheduler,
+    store: PublicationStorePort,
+    scheduler: SchedulerPort,
     now: datetime,
     give_up: Callable[[DueEntry, str], None],
     page_size: int = 100,

@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from post_scheduler.adapters.video_store import StoredVideo, UploadNotFound, UploadPartsInvalid
+from post_scheduler.domain.errors import StorageError, UploadNotFound, UploadPartsInvalid
 from post_scheduler.errors import Conflict, NotFound, ValidationFailed
 from post_scheduler.models.fields import ID_PATTERN
 from post_scheduler.models.videos import (
@@ -41,8 +39,7 @@ from post_scheduler.models.videos import (
 from post_scheduler.timestamps import format_utc, utc_now
 
 if TYPE_CHECKING:
-    from post_scheduler.adapters.table import SchedulingTable
-    from post_scheduler.adapters.video_store import VideoStore
+    from post_scheduler.domain.ports import SchedulingTablePort, StoredVideo, VideoFilesPort
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +109,8 @@ class VideoService:
 
     def __init__(
         self,
-        table: SchedulingTable,
-        store: VideoStore,
+        table: SchedulingTablePort,
+        store: VideoFilesPort,
         rules: UploadRules | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -317,12 +314,7 @@ class VideoService:
         against the creator's maximum; None when the file has none."""
         if video.contentType not in ("video/mp4", "video/quicktime") or stored.size <= 0:
             return None
-        from post_scheduler.adapters.mp4_duration import duration_seconds
-
-        def read(first: int, last: int) -> bytes:
-            return b"".join(self.store.read_range(video.s3Key, first, last, stored.etag or None))
-
-        return duration_seconds(read, stored.size)
+        return self.store.duration_seconds(video.s3Key, stored.size, stored.etag or None)
 
     # --- deleting -------------------------------------------------------------------------------
 
@@ -342,5 +334,5 @@ class VideoService:
         """Storage clean-up that must not undo what the table already says."""
         try:
             action()
-        except (ClientError, BotoCoreError):
+        except StorageError:
             logger.exception("video storage clean-up failed", extra={"key": key[:300]})

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from post_scheduler.adapters.webhook_sender import SendResult, Target, UnsafeTarget, UrlGuard
+from post_scheduler.domain.errors import UnsafeTarget
+from post_scheduler.domain.ports import SendResult, Target
 from post_scheduler.errors import NotFound, Unprocessable
 from post_scheduler.models.records import ScheduleRecord
 from post_scheduler.models.responses import ScheduledPostDetail
@@ -38,10 +39,13 @@ from post_scheduler.models.webhooks import (
 from post_scheduler.timestamps import format_utc, parse_utc, utc_now
 
 if TYPE_CHECKING:
-    from post_scheduler.adapters.delivery_queue import DeliveryQueue
-    from post_scheduler.adapters.table import SchedulingTable
-    from post_scheduler.adapters.token_cipher import TokenCipher
-    from post_scheduler.adapters.webhook_store import WebhookStore
+    from post_scheduler.domain.ports import (
+        DeliveryQueuePort,
+        SchedulingTablePort,
+        TokenCipherPort,
+        UrlGuardPort,
+        WebhookStorePort,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +74,9 @@ class WebhookService:
 
     def __init__(
         self,
-        store: WebhookStore,
-        cipher: TokenCipher,
-        guard: UrlGuard,
+        store: WebhookStorePort,
+        cipher: TokenCipherPort,
+        guard: UrlGuardPort,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.store = store
@@ -133,11 +137,11 @@ class PostEnded:
         return "msg_" + hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
-def post_ended(record: Mapping[str, Any]) -> PostEnded | None:
+def post_ended(
+    record: Mapping[str, Any], from_item: Callable[[Mapping[str, Any]], dict[str, Any]]
+) -> PostEnded | None:
     """The event a stream record of the table means, if any: a post whose status changed to
-    executed, failed or cancelled."""
-    from post_scheduler.adapters.table import from_item
-
+    executed, failed or cancelled. `from_item` decodes the record's images."""
     change = record.get("dynamodb") or {}
     new, old = change.get("NewImage"), change.get("OldImage")
     if not new or not old:
@@ -160,7 +164,9 @@ def post_ended(record: Mapping[str, Any]) -> PostEnded | None:
 class WebhookEvents:
     """Turns the table's stream records into queued deliveries."""
 
-    def __init__(self, table: SchedulingTable, store: WebhookStore, queue: DeliveryQueue) -> None:
+    def __init__(
+        self, table: SchedulingTablePort, store: WebhookStorePort, queue: DeliveryQueuePort
+    ) -> None:
         self.table = table
         self.store = store
         self.queue = queue
@@ -169,7 +175,7 @@ class WebhookEvents:
         """Queue a delivery per subscribed webhook for each event; the number queued."""
         messages: list[dict[str, Any]] = []
         for record in records:
-            event = post_ended(record)
+            event = post_ended(record, self.table.decode_item)
             if event is None:
                 continue
             schedule = event.schedule
@@ -229,9 +235,9 @@ class WebhookDeliverer:
 
     def __init__(
         self,
-        store: WebhookStore,
-        cipher: TokenCipher,
-        guard: UrlGuard,
+        store: WebhookStorePort,
+        cipher: TokenCipherPort,
+        guard: UrlGuardPort,
         sender: Sender,
         delays: tuple[int, ...] = RETRY_DELAYS_SECONDS,
         timeout_seconds: float = TIMEOUT_SECONDS,
