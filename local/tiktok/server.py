@@ -7,7 +7,7 @@ error envelopes and statuses. Faults can be injected from Python or over HTTP (`
 and what it received is listed at `GET /_inspect/posts`. Received video bytes are counted and
 hashed, never kept.
 
-Run alone: `python -m local.tiktok_stub --port 3001 --demo`.
+Run alone: `python -m local.tiktok --port 3001 --demo`.
 """
 
 from __future__ import annotations
