@@ -24,7 +24,7 @@ from local.aws.concurrency import Throttled
 from local.aws.lambda_runtime import FunctionRunner
 from local.aws.template import HttpRoute, Template
 
-logger = logging.getLogger("local.aws.gateway")
+logger = logging.getLogger("local.gateway")
 
 
 @dataclass

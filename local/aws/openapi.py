@@ -32,7 +32,7 @@ from local.aws.template import ROOT, Template
 if TYPE_CHECKING:
     from local.aws.gateway import GatewayResponse
 
-logger = logging.getLogger("local.aws.openapi")
+logger = logging.getLogger("local.openapi")
 
 DOCUMENT_PATH = ROOT / "openapi.json"
 # Powertools' own validation-error response and its schemas: never answered by this API.

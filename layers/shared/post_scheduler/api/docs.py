@@ -2,7 +2,7 @@
 each route's data, the error envelope with the codes each status carries, the security schemes,
 and the reference's examples.
 
-Routes pass `responses=docs.responses(...)` to their decorators; `local/aws/openapi.py` takes each
+Routes pass `responses=docs.responses(...)` to their decorators; `local/openapi.py` takes each
 function's document from its resolver and merges them (adding `components()` below). Nothing
 here runs while a request is handled: the models build their schemas only when asked.
 """
