@@ -80,7 +80,7 @@ bench: venv
 
 # The API's OpenAPI document, generated from the handlers' routes and the template.
 openapi: venv
-	$(PY) -m local.openapi
+	$(PY) -m local.aws.openapi
 
 # Re-resolve the locked requirement files from their .in files. The layer's lock is resolved
 # against the development lock (same versions as the tests run), with every package's hashes.

@@ -48,7 +48,7 @@ _TIMER = (
 
 def functions() -> dict[str, tuple[Path, str, dict[str, str]]]:
     """Every function of the template: (CodeUri folder, handler module, environment)."""
-    from local.template import Template
+    from local.aws.template import Template
 
     template = Template.load()
     found: dict[str, tuple[Path, str, dict[str, str]]] = {}

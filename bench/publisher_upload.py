@@ -72,7 +72,7 @@ def _servers() -> Iterator[tuple[str, str, dict[str, str]]]:
             **quiet,  # type: ignore[call-overload]
         ),
         subprocess.Popen(
-            [sys.executable, "-m", "local.tiktok_stub", "--port", str(stub_port)],
+            [sys.executable, "-m", "local.tiktok", "--port", str(stub_port)],
             cwd=ROOT,
             **quiet,  # type: ignore[call-overload]
         ),
@@ -101,8 +101,8 @@ def _setup(moto_url: str, stub_url: str, size: int, posts: int = 1) -> dict[str,
     import boto3
     import requests
 
-    from local.provision import function_environments, provision
-    from local.template import Template
+    from local.aws.provision import function_environments, provision
+    from local.aws.template import Template
     from post_scheduler.adapters.table import SchedulingTable
     from post_scheduler.adapters.token_cipher import TokenCipher
     from post_scheduler.models.records import (

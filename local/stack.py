@@ -145,8 +145,8 @@ class LocalStack:
     demo_users: list[Any] = field(default_factory=list)
     template: Any = None
     started_at: float = 0.0
-    runner: Any = None  # local.lambda_runtime.FunctionRunner, once started
-    gateway: Any = None  # local.gateway.Gateway, once started
+    runner: Any = None  # local.aws.lambda_runtime.FunctionRunner, once started
+    gateway: Any = None  # local.aws.gateway.Gateway, once started
     _moto: Any = None
     _stub: Any = None
     _api: Any = None
@@ -172,8 +172,8 @@ class LocalStack:
         started = time.perf_counter()
         config = self.config
         config.check()
-        from local.lambda_runtime import add_layers_to_path
-        from local.template import Template
+        from local.aws.lambda_runtime import add_layers_to_path
+        from local.aws.template import Template
 
         self.template = Template.load(
             parameters={
@@ -217,7 +217,7 @@ class LocalStack:
         self._moto.start()
 
     def _start_stub(self) -> None:
-        from local.tiktok_stub import TikTokStub
+        from local.tiktok import TikTokStub
 
         self._stub = TikTokStub(
             host=self.config.host,
@@ -228,7 +228,7 @@ class LocalStack:
         self._stub.start()
 
     def _provision(self) -> None:
-        from local.provision import function_environments, provision, put_secure_parameter
+        from local.aws.provision import function_environments, provision, put_secure_parameter
 
         template = self.template
         provision(template)
@@ -260,10 +260,10 @@ class LocalStack:
         )
 
     def _start_api(self) -> None:
-        from local.concurrency import ConcurrencyGate
-        from local.gateway import Gateway
-        from local.http_server import ApiServer
-        from local.lambda_runtime import FunctionRunner
+        from local.aws.concurrency import ConcurrencyGate
+        from local.aws.gateway import Gateway
+        from local.aws.http_server import ApiServer
+        from local.aws.lambda_runtime import FunctionRunner
 
         gate = ConcurrencyGate.from_template(self.template, self.config.lambda_concurrency)
         self.runner = FunctionRunner(self.template, pooled=True, gate=gate)
@@ -274,9 +274,9 @@ class LocalStack:
     def _start_background(self) -> None:
         import random
 
-        from local.event_sources import start_event_sources
-        from local.invoker import AsyncInvoker, DuplicateDelivery
-        from local.scheduler_loop import Jitter, SchedulerLoop
+        from local.aws.event_sources import start_event_sources
+        from local.aws.invoker import AsyncInvoker, DuplicateDelivery
+        from local.aws.scheduler_loop import Jitter, SchedulerLoop
 
         config = self.config
         self.seed = (

@@ -28,9 +28,9 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from local.gateway import Gateway, GatewayResponse
-from local.provision import function_environments, provision
-from local.template import Template, load_template
+from local.aws.gateway import Gateway, GatewayResponse
+from local.aws.provision import function_environments, provision
+from local.aws.template import Template, load_template
 from post_scheduler import wiring
 from post_scheduler.adapters.aws import aws_client
 from post_scheduler.adapters.table import SchedulingTable, from_item

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from local.tiktok_stub import TikTokStub
+from local.tiktok import TikTokStub
 
 CREATOR_OPEN_ID = "creator-open-id-1"
 REDIRECT_URI = "https://scheduler.example/oauth/tiktok/callback"

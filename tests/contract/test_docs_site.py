@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.test import Client
 
-from local.gateway import Gateway
-from local.http_server import ApiServer
-from local.template import Template
+from local.aws.gateway import Gateway
+from local.aws.http_server import ApiServer
+from local.aws.template import Template
 from tests.contract.document import DOCUMENT_PATH
 
 

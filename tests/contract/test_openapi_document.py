@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from local.lambda_runtime import _load_module
-from local.openapi import build_document, placeholder_settings, render
-from local.template import Template
+from local.aws.lambda_runtime import _load_module
+from local.aws.openapi import build_document, placeholder_settings, render
+from local.aws.template import Template
 from post_scheduler.api.http import JsonApi
 from post_scheduler.errors import ApiError
 from post_scheduler.timestamps import TimestampError, parse_utc

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.tiktok_stub import TikTokStub
+from local.tiktok import TikTokStub
 from post_scheduler import wiring
 from tests.conftest import MOTO_CONFIG
 from tests.contract.document import Document, committed

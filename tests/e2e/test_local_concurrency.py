@@ -1,4 +1,4 @@
-"""The local stack's emulation of Lambda's concurrency limits (local/concurrency.py): the
+"""The local stack's emulation of Lambda's concurrency limits (local/aws/concurrency.py): the
 account limit, reserved concurrency, a throttled synchronous call (429 at the gateway), a
 throttled asynchronous event kept and retried, an SQS event source that polls only when its
 function may run and honours MaximumConcurrency, and the GB-seconds record."""
@@ -16,13 +16,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.concurrency import ConcurrencyGate, Invocation, Throttled, async_throttle_delays
-from local.event_sources import SqsPoller
-from local.gateway import Gateway
-from local.invoker import AsyncInvoker
-from local.lambda_runtime import FunctionRunner
-from local.provision import provision
-from local.template import Template
+from local.aws.concurrency import ConcurrencyGate, Invocation, Throttled, async_throttle_delays
+from local.aws.event_sources import SqsPoller
+from local.aws.gateway import Gateway
+from local.aws.invoker import AsyncInvoker
+from local.aws.lambda_runtime import FunctionRunner
+from local.aws.provision import provision
+from local.aws.template import Template
 
 SLOW_HANDLER = """
 import json, time

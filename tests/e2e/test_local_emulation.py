@@ -19,13 +19,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.aws.event_sources import RateRules, SqsPoller, start_event_sources
+from local.aws.invoker import AsyncInvoker, DuplicateDelivery
+from local.aws.lambda_runtime import FunctionRunner
+from local.aws.provision import provision
+from local.aws.scheduler_loop import Jitter, SchedulerLoop, at_time, rate_seconds
+from local.aws.template import Template
 from local.config import ConfigError, LocalConfig
-from local.event_sources import RateRules, SqsPoller, start_event_sources
-from local.invoker import AsyncInvoker, DuplicateDelivery
-from local.lambda_runtime import FunctionRunner
-from local.provision import provision
-from local.scheduler_loop import Jitter, SchedulerLoop, at_time, rate_seconds
-from local.template import Template
 
 HANDLERS = {
     "recorder.py": """

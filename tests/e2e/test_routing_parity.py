@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from local.template import HttpRoute, Template
+from local.aws.template import HttpRoute, Template
 from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.provision import provision
+from local.aws.provision import provision
+from local.aws.template import Template
 from local.seed import (
     EXAMPLE_ACCOUNT_ID,
     EXAMPLE_VIDEO_ID,
@@ -22,8 +23,7 @@ from local.seed import (
     resolve_api_keys,
     seed_demo_data,
 )
-from local.template import Template
-from local.tiktok_stub import TikTokStub
+from local.tiktok import TikTokStub
 from post_scheduler.adapters.table import SchedulingTable
 from post_scheduler.adapters.token_cipher import TokenCipher
 from post_scheduler.auth.api_keys import hash_api_key

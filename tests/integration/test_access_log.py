@@ -8,7 +8,7 @@ import logging
 import pytest
 from werkzeug.test import Client
 
-from local.http_server import ApiServer
+from local.aws.http_server import ApiServer
 from tests.support import AwsStack
 
 

@@ -15,8 +15,8 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
-from local.gateway import Gateway
-from local.lambda_runtime import FunctionRunner
+from local.aws.gateway import Gateway
+from local.aws.lambda_runtime import FunctionRunner
 from tests.support import AwsStack, User, assert_error, assert_ok, run_concurrently
 
 LIMIT = 6

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from local.apigw import authorizer_event, route_event
+from local.aws.apigw import authorizer_event, route_event
 from post_scheduler.api import caller as caller_module
 from post_scheduler.api.caller import caller_from_event
 from post_scheduler.auth.api_keys import generate_api_key

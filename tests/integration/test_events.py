@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from local.template import ROOT
+from local.aws.template import ROOT
 from post_scheduler import wiring
 from post_scheduler.auth.api_keys import hash_api_key
 from post_scheduler.models.records import ApiKeyRecord, ScheduleRecord

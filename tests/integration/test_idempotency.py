@@ -17,8 +17,8 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
-from local.gateway import Gateway
-from local.lambda_runtime import FunctionRunner
+from local.aws.gateway import Gateway
+from local.aws.lambda_runtime import FunctionRunner
 from post_scheduler.adapters.aws import aws_client
 from post_scheduler.domain.schedules import ScheduleService
 from tests.support import (

@@ -13,7 +13,7 @@ import pytest
 import requests
 from moto import mock_aws
 
-from local.tiktok_stub import TikTokStub
+from local.tiktok import TikTokStub
 from post_scheduler import wiring
 from tests.conftest import MOTO_CONFIG
 from tests.iam import allowed, required_permissions, statements

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from local.tiktok_stub import TikTokStub
+from local.tiktok import TikTokStub
 from tests.support import AwsStack, User, assert_error, assert_ok
 
 EXPIRED = datetime.now(UTC) - timedelta(days=1)

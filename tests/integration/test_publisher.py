@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.tiktok_stub import TikTokStub
+from local.tiktok import TikTokStub
 from post_scheduler import wiring
 from post_scheduler.adapters.publication_store import PublicationStore
 from post_scheduler.adapters.tiktok_client import TikTokClient

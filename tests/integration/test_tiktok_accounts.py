@@ -16,7 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.tiktok_stub import TikTokStub
+from local.tiktok import TikTokStub
 from post_scheduler import wiring
 from post_scheduler.adapters.tiktok_client import TikTokClient
 from post_scheduler.domain.accounts import account_id_for

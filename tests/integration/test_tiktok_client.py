@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from local.tiktok_stub import TikTokStub
+from local.tiktok import TikTokStub
 from post_scheduler.adapters.tiktok_client import (
     ChunkLengthError,
     PublishStatus,

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from local.tiktok_stub import TikTokStub
+from local.tiktok import TikTokStub
 
 if TYPE_CHECKING:
     from tests.tiktok_fixtures import StubCreator

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from local.apigw import route_event
+from local.aws.apigw import route_event
 from post_scheduler.api.http import JsonApi, error_response, ok
 from post_scheduler.errors import Conflict, NotFound, ValidationFailed
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.template import load_template
+from local.aws.template import load_template
 from post_scheduler.settings import FUNCTION_SETTINGS, SettingsError, check_settings
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.template import Template, load_template
+from local.aws.template import Template, load_template
 from post_scheduler.adapters.table import DUE_PROJECTION
 
 # The design's routes: (method, path) -> (function, public).

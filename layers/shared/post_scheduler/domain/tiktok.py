@@ -1,6 +1,6 @@
 """What TikTok's API gives and takes, as the domain sees it: granted tokens, the user, the
 creator's current limits, a started publish, upload progress and publish status; and the app's
-own credentials. The HTTP client in `adapters/tiktok_client.py` builds these."""
+own credentials. The HTTP client in `adapters/tiktok_client/` builds these."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ source (when the template declares one) -> 401 `{"message":"Unauthorized"}` with
 authorizer; no identity source -> the authorizer runs on every request; `isAuthorized: false`
 -> 403 `{"message":"Forbidden"}`; a function that raises -> 500
 `{"message":"Internal Server Error"}`; a function with no concurrency left (see
-local/concurrency.py) -> 429 `{"message":"Too Many Requests"}`.
+local/aws/concurrency.py) -> 429 `{"message":"Too Many Requests"}`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.apigw import authorizer_event, route_event
-from local.concurrency import Throttled
-from local.lambda_runtime import FunctionRunner
-from local.template import HttpRoute, Template
+from local.aws.apigw import authorizer_event, route_event
+from local.aws.concurrency import Throttled
+from local.aws.lambda_runtime import FunctionRunner
+from local.aws.template import HttpRoute, Template
 
 logger = logging.getLogger("local.gateway")
 

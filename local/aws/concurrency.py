@@ -5,7 +5,7 @@
 - A function with `ReservedConcurrentExecutions` has exactly that many slots of its own, carved
   out of the account limit: the other functions share what is left, as in Lambda.
 - An SQS event source's `ScalingConfig.MaximumConcurrency` caps how many batches of that
-  mapping run at once (the poller enforces it; see local/event_sources.py).
+  mapping run at once (the poller enforces it; see local/aws/event_sources.py).
 - An invocation that finds no slot raises `Throttled` (Lambda's TooManyRequestsException); the
   caller reacts as Lambda's caller would: the gateway answers 429, the asynchronous invoker
   keeps the event and retries with backoff, an SQS poller does not poll until a slot is free.
@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from local.template import Template
+from local.aws.template import Template
 
 
 class Throttled(Exception):

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from local.template import Template, references
+from local.aws.template import Template, references
 
 # CloudFormation queue properties that are SQS queue attributes of the same name.
 _QUEUE_ATTRIBUTES = (

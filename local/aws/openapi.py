@@ -8,8 +8,8 @@ paths and methods must match the template's routes exactly) and which are public
 authorizer: `security: []`). Powertools documents a 422 for request validation; the API answers
 those with 400 VALIDATION_ERROR (`api/http.py`), so that response is dropped.
 
-    python -m local.openapi            write openapi.json (`make openapi`)
-    python -m local.openapi --check    exit 1 when openapi.json differs from the code
+    python -m local.aws.openapi            write openapi.json (`make openapi`)
+    python -m local.aws.openapi --check    exit 1 when openapi.json differs from the code
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from local.template import ROOT, Template
+from local.aws.template import ROOT, Template
 
 if TYPE_CHECKING:
-    from local.gateway import GatewayResponse
+    from local.aws.gateway import GatewayResponse
 
 logger = logging.getLogger("local.openapi")
 
@@ -90,7 +90,7 @@ def placeholder_settings(function: str) -> Iterator[None]:
 
 def _function_documents(template: Template) -> dict[str, dict[str, Any]]:
     """Each HTTP function's own document, by logical id."""
-    from local.lambda_runtime import _load_module
+    from local.aws.lambda_runtime import _load_module
     from post_scheduler.api.http import JsonApi
 
     documents: dict[str, dict[str, Any]] = {}
@@ -202,7 +202,7 @@ def _prune_schemas(document: dict[str, Any]) -> None:
 
 def build_document(template: Template | None = None) -> dict[str, Any]:
     """The whole API's document."""
-    from local.lambda_runtime import add_layers_to_path
+    from local.aws.lambda_runtime import add_layers_to_path
 
     template = template or Template.load()
     add_layers_to_path(template)
@@ -327,7 +327,7 @@ class ApiDocs:
 
     def response(self, method: str, path: str) -> GatewayResponse | None:
         """The answer for a docs path, or None for any other request."""
-        from local.gateway import GatewayResponse
+        from local.aws.gateway import GatewayResponse
 
         if method.upper() != "GET":
             return None
@@ -359,7 +359,7 @@ def _prepare_environment() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local.openapi", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m local.aws.openapi", description=__doc__)
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     parser.add_argument("--output", type=Path, default=DOCUMENT_PATH)
     args = parser.parse_args(argv)

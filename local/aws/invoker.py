@@ -13,7 +13,7 @@ that did not fail, and Scheduler's and SQS's delivery is at least once too. `Dup
 (env LOCAL_DUPLICATE_DELIVERY, a probability) makes that happen here: a chosen event is delivered
 a second time, as a separate invocation, after a short random delay, and each one is counted.
 
-An event throttled by the concurrency limits (local/concurrency.py) is kept and retried as
+An event throttled by the concurrency limits (local/aws/concurrency.py) is kept and retried as
 Lambda does, from about 1 s doubling up to 5 minutes, until its maximum age; locally those
 delays are scaled by `throttle_retry_scale` (env LOCAL_THROTTLE_RETRY_SCALE, default 0.1).
 """
@@ -33,10 +33,10 @@ from typing import Any
 
 import boto3
 
-from local.concurrency import Throttled, async_throttle_delays
-from local.lambda_runtime import FunctionRunner
-from local.provision import queue_url
-from local.template import Template
+from local.aws.concurrency import Throttled, async_throttle_delays
+from local.aws.lambda_runtime import FunctionRunner
+from local.aws.provision import queue_url
+from local.aws.template import Template
 
 logger = logging.getLogger("local.invoke")
 

@@ -1,7 +1,7 @@
 """The API on loopback: Werkzeug serves HTTP and hands every request to the local API Gateway
-(local/gateway.py), which routes it by the template's `HttpApi` events. Besides the API, it
+(local/aws/gateway.py), which routes it by the template's `HttpApi` events. Besides the API, it
 serves the OpenAPI document at /api/v1/openapi.json and Swagger UI at /api/v1/docs
-(local/openapi.py). One log line per request: method, path, status and time taken; the path is
+(local/aws/openapi.py). One log line per request: method, path, status and time taken; the path is
 logged with control and other unprintable characters escaped, so a decoded `%0a` cannot forge
 a line."""
 
@@ -17,8 +17,8 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from local.gateway import Gateway, GatewayResponse
-from local.openapi import ApiDocs
+from local.aws.gateway import Gateway, GatewayResponse
+from local.aws.openapi import ApiDocs
 
 logger = logging.getLogger("local.api")
 

@@ -13,7 +13,7 @@
   value-list patterns are matched), as an event source mapping does; a failed batch is retried
   up to `MaximumRetryAttempts` times, then skipped.
   Batches run concurrently, at most `ScalingConfig.MaximumConcurrency` at once, and the queue
-  is polled only while the function has concurrency left (local/concurrency.py).
+  is polled only while the function has concurrency left (local/aws/concurrency.py).
 - `S3`: the bucket gets a notification configuration (moto delivers S3's event
   notifications to a queue of the local stack's) and the function is invoked asynchronously
   with each S3 event, as S3 invokes it.
@@ -35,11 +35,11 @@ from urllib.parse import quote_plus, unquote_plus
 
 import boto3
 
-from local.invoker import AsyncInvoker, DuplicateDelivery
-from local.lambda_runtime import FunctionRunner
-from local.provision import queue_url
-from local.scheduler_loop import rate_seconds
-from local.template import Template
+from local.aws.invoker import AsyncInvoker, DuplicateDelivery
+from local.aws.lambda_runtime import FunctionRunner
+from local.aws.provision import queue_url
+from local.aws.scheduler_loop import rate_seconds
+from local.aws.template import Template
 
 logger = logging.getLogger("local.events")
 

@@ -15,8 +15,8 @@ from collections import Counter
 from types import ModuleType
 from typing import Any
 
-from local.concurrency import ConcurrencyGate, Invocation, Throttled
-from local.template import Template
+from local.aws.concurrency import ConcurrencyGate, Invocation, Throttled
+from local.aws.template import Template
 
 
 class LambdaContext:

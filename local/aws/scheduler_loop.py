@@ -12,7 +12,7 @@ Scheduler API (every group) and invokes each one's target at its time.
   same sequence of schedules.
 - The target (a template function, by ARN) is invoked asynchronously with the schedule's Input
   (context attributes such as `<aws.scheduler.scheduled-time>` substituted), as Scheduler does;
-  Lambda's retries and destinations then apply (local/invoker.py).
+  Lambda's retries and destinations then apply (local/aws/invoker.py).
 - `ActionAfterCompletion: DELETE` deletes a one-time schedule after it fired, unless it was
   changed meanwhile.
 - An SQS queue target gets the Input as one message, as Scheduler's SendMessage delivers it.
@@ -36,9 +36,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import boto3
 
-from local.invoker import AsyncInvoker
-from local.provision import queue_url
-from local.template import Template
+from local.aws.invoker import AsyncInvoker
+from local.aws.provision import queue_url
+from local.aws.template import Template
 
 logger = logging.getLogger("local.scheduler")
 
