@@ -33,6 +33,10 @@ class FakeScheduler:
         """The next `times` calls of `action` (create, update, delete) fail as AWS outages do."""
         self._failures[action] = self._failures.get(action, 0) + times
 
+    def heal(self) -> None:
+        """No more failures."""
+        self._failures.clear()
+
     def create(self, schedule_id: str, user_id: str, version: int, fire_at: datetime) -> None:
         self._call("create")
         self.schedules[_name("post-", schedule_id)] = _armed(schedule_id, user_id, version, fire_at)
