@@ -15,7 +15,7 @@ import pytest
 
 from post_scheduler import wiring
 from post_scheduler.adapters.publication_store import PublicationStore
-from post_scheduler.domain.ports import PublicationStorePort, SchedulerPort
+from post_scheduler.domain.ports import PublicationStorePort, SchedulerPort, ScheduleTablePort
 from post_scheduler.models.records import (
     ScheduleRecord,
     TikTokAccountRecord,
@@ -126,3 +126,17 @@ def scheduler_backend(request: pytest.FixtureRequest) -> SchedulerBackend:
         return failing_aws_call("scheduler", operation)
 
     return SchedulerBackend(real, armed, real_outage)
+
+
+@dataclass
+class TableBackend:
+    table: ScheduleTablePort
+    items: Items
+
+
+def table_backend(request: pytest.FixtureRequest) -> TableBackend:
+    if request.param == "fake":
+        memory = MemoryTable()
+        return TableBackend(FakeScheduleTable(memory), _FakeItems(memory))
+    stack: AwsStack = request.getfixturevalue("stack")
+    return TableBackend(stack.table, stack.table)
