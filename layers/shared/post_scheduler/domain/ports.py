@@ -156,6 +156,45 @@ class SchedulingTablePort(Protocol):
     def take_oauth_state(self, state_hash: str, user_id: str) -> OAuthStateRecord | None: ...
 
 
+class ScheduleTablePort(Protocol):
+    """What the schedule rules (`domain/schedules.py`) use of the scheduling table: a subset of
+    `SchedulingTablePort`, so a fake for them needs only these."""
+
+    def create_schedule(self, schedule: ScheduleRecord) -> None: ...
+
+    def delete_schedule_record(self, expected: ScheduleRecord) -> None: ...
+
+    def get_schedule(self, user_id: str, schedule_id: str) -> ScheduleRecord | None: ...
+
+    def get_user(self, user_id: str) -> UserRecord | None: ...
+
+    def get_videos_and_accounts(
+        self, user_id: str, video_ids: set[str], account_ids: set[str]
+    ) -> tuple[dict[str, VideoRecord], dict[str, TikTokAccountRecord]]: ...
+
+    def list_schedules(
+        self, user_id: str, limit: int, page_token: str | None, status: str | None = None
+    ) -> tuple[list[ScheduleRecord], str | None]: ...
+
+    def list_upcoming(
+        self, now: datetime, limit: int, page_token: str | None
+    ) -> tuple[list[DueEntry], str | None]: ...
+
+    def reactivate_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None: ...
+
+    def release_schedule(
+        self,
+        schedule: ScheduleRecord | None,
+        expected: ScheduleRecord,
+        *,
+        video_published_at: datetime | None = None,
+        condition: tuple[str, dict[str, Any]] | None = None,
+        video_lock: bool = True,
+    ) -> None: ...
+
+    def replace_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None: ...
+
+
 class PublicationStorePort(Protocol):
     """The publisher's conditional writes on a post and its account."""
 

@@ -39,7 +39,7 @@ from post_scheduler.models.responses import (
 from post_scheduler.timestamps import utc_now
 
 if TYPE_CHECKING:
-    from post_scheduler.domain.ports import SchedulerPort, SchedulingTablePort
+    from post_scheduler.domain.ports import SchedulerPort, ScheduleTablePort
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class ScheduleService:
 
     def __init__(
         self,
-        table: SchedulingTablePort,
+        table: ScheduleTablePort,
         scheduler: SchedulerPort,
         rules: TimeRules,
         clock: Callable[[], datetime] = utc_now,
