@@ -18,7 +18,8 @@ Layout (pk / sk):
 Every rule that spans items (plan limit, one pending post per video, exact counters) is a
 condition inside one transaction, never a read followed by a write.
 
-This module holds the names and keys of that layout; nothing else in the adapter spells a key.
+This module holds the names and keys of that layout: no other module spells these keys
+(webhooks and their deliveries, in the same partitions, are webhook_store's).
 """
 
 from __future__ import annotations
