@@ -1,6 +1,8 @@
 """POST /api/v1/tiktok-accounts/connect/complete: link the TikTok account of a connect flow the
 caller started, with what TikTok handed back to the callback (`code` and `state`)."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.accounts import CompleteConnectRequest, ConnectedAccount
@@ -40,7 +42,7 @@ trace_http_client()
     tags=["TikTok accounts"],
 )
 @tracer.capture_method
-def complete_tiktok_connect(body: CompleteConnectRequest):  # type: ignore[no-untyped-def]
+def complete_tiktok_connect(body: CompleteConnectRequest) -> Response[str]:
     connected = account_service().finish_connect(
         api.caller.user_id,
         state=body.state,

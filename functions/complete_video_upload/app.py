@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from post_scheduler.api import docs
@@ -38,7 +39,7 @@ VideoIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="Video ID")]
     tags=["Videos"],
 )
 @tracer.capture_method
-def complete_video_upload(videoId: VideoIdPath, body: CompleteUploadRequest):  # type: ignore[no-untyped-def]  # noqa: N803
+def complete_video_upload(videoId: VideoIdPath, body: CompleteUploadRequest) -> Response[str]:  # noqa: N803
     video = video_service().complete(api.caller.user_id, videoId, body.parts)
     logger.info("video upload completed", extra={"videoId": videoId, "status": video.status})
     count("VideoUploadsCompleted")

@@ -2,6 +2,8 @@
 
 import os
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.accounts import ConnectStart
@@ -40,7 +42,7 @@ def own_callback() -> str:
     tags=["TikTok accounts"],
 )
 @tracer.capture_method
-def connect_tiktok_account():  # type: ignore[no-untyped-def]
+def connect_tiktok_account() -> Response[str]:
     service = account_service()
     default = "" if service.settings.redirect_uri else own_callback()
     start = service.start_connect(api.caller.user_id, default)

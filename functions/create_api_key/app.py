@@ -1,5 +1,7 @@
 """POST /api/v1/api-keys: mint an API key (its plaintext is in this answer only)."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.api_keys import CreateApiKeyRequest, CreatedApiKey
@@ -31,7 +33,7 @@ api = JsonApi()
     tags=["API keys"],
 )
 @tracer.capture_method
-def create_api_key(body: CreateApiKeyRequest):  # type: ignore[no-untyped-def]
+def create_api_key(body: CreateApiKeyRequest) -> Response[str]:
     created = api_key_service().create(api.caller.user_id, body.name)
     logger.info("API key created", extra={"keyId": created.keyId, "prefix": created.prefix})
     count("ApiKeysCreated")

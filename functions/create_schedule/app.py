@@ -1,5 +1,7 @@
 """POST /api/v1/schedule/create and POST /api/v1/schedule: schedule a video."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.requests import CreateScheduleRequest
@@ -47,7 +49,7 @@ RESPONSES = docs.responses(
     tags=["Scheduling"],
 )
 @tracer.capture_method
-def create_schedule(body: CreateScheduleRequest):  # type: ignore[no-untyped-def]
+def create_schedule(body: CreateScheduleRequest) -> Response[str]:
     schedule = schedule_service().create(api.caller.user_id, body)
     logger.info("post scheduled", extra={"scheduleId": schedule.scheduleId})
     count("PostsCreated")

@@ -1,5 +1,7 @@
 """POST /api/v1/videos: announce a video and get a presigned upload for its file."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.videos import CreateVideoRequest, VideoView
@@ -34,7 +36,7 @@ api = JsonApi(idempotency_scope="create_video")
     tags=["Videos"],
 )
 @tracer.capture_method
-def create_video(body: CreateVideoRequest):  # type: ignore[no-untyped-def]
+def create_video(body: CreateVideoRequest) -> Response[str]:
     video = video_service().create(api.caller.user_id, body)
     logger.info("video announced", extra={"videoId": video.id, "sizeBytes": video.sizeBytes})
     count("VideosCreated")

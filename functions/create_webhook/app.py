@@ -1,5 +1,7 @@
 """POST /api/v1/webhooks: register a webhook (its signing secret is in this answer only)."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.webhooks import CreatedWebhook, CreateWebhookRequest
@@ -43,7 +45,7 @@ api = JsonApi(idempotency_scope="create_webhook")
     tags=["Webhooks"],
 )
 @tracer.capture_method
-def create_webhook(body: CreateWebhookRequest):  # type: ignore[no-untyped-def]
+def create_webhook(body: CreateWebhookRequest) -> Response[str]:
     created = webhook_service().register(api.caller.user_id, body)
     logger.info("webhook registered", extra={"webhookId": created.id, "events": created.events})
     count("WebhooksRegistered")

@@ -2,6 +2,7 @@
 
 from typing import Annotated, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from post_scheduler.api import docs
@@ -47,7 +48,7 @@ KeyIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="API key ID")]
     tags=["API keys"],
 )
 @tracer.capture_method
-def delete_api_key(keyId: KeyIdPath):  # type: ignore[no-untyped-def]  # noqa: N803
+def delete_api_key(keyId: KeyIdPath) -> Response[str]:  # noqa: N803
     revoked = api_key_service().revoke(api.caller.user_id, keyId)
     logger.info("API key revoked", extra={"keyId": keyId})
     count("ApiKeysRevoked")

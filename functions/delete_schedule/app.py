@@ -2,6 +2,7 @@
 
 from typing import Literal
 
+from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel
 
 from post_scheduler.api import docs
@@ -43,7 +44,7 @@ class DeletedSchedule(BaseModel):
     tags=["Scheduling"],
 )
 @tracer.capture_method
-def delete_schedule(scheduleId: ScheduleIdPath):  # type: ignore[no-untyped-def]  # noqa: N803
+def delete_schedule(scheduleId: ScheduleIdPath) -> Response[str]:  # noqa: N803
     deleted = schedule_service().delete(api.caller.user_id, scheduleId)
     logger.info("post deleted", extra={"scheduleId": scheduleId})
     count("PostsDeleted")

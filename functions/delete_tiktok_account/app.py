@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from post_scheduler.api import docs
@@ -41,7 +42,7 @@ AccountIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="TikTok acco
     tags=["TikTok accounts"],
 )
 @tracer.capture_method
-def delete_tiktok_account(accountId: AccountIdPath):  # type: ignore[no-untyped-def]  # noqa: N803
+def delete_tiktok_account(accountId: AccountIdPath) -> Response[str]:  # noqa: N803
     deleted = account_service().delete(api.caller.user_id, accountId)
     logger.info(
         "TikTok account deleted",

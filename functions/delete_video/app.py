@@ -2,6 +2,7 @@
 
 from typing import Annotated, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel
 
@@ -45,7 +46,7 @@ VideoIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="Video ID")]
     tags=["Videos"],
 )
 @tracer.capture_method
-def delete_video(videoId: VideoIdPath):  # type: ignore[no-untyped-def]  # noqa: N803
+def delete_video(videoId: VideoIdPath) -> Response[str]:  # noqa: N803
     video_service().delete(api.caller.user_id, videoId)
     logger.info("video deleted", extra={"videoId": videoId})
     count("VideosDeleted")

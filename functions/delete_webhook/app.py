@@ -2,6 +2,7 @@
 
 from typing import Annotated, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel
 
@@ -41,7 +42,7 @@ class DeletedWebhook(BaseModel):
     tags=["Webhooks"],
 )
 @tracer.capture_method
-def delete_webhook(webhookId: WebhookIdPath):  # type: ignore[no-untyped-def]  # noqa: N803
+def delete_webhook(webhookId: WebhookIdPath) -> Response[str]:  # noqa: N803
     webhook_service().delete(api.caller.user_id, webhookId)
     logger.info("webhook deleted", extra={"webhookId": webhookId})
     count("WebhooksDeleted")

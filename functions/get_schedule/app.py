@@ -1,5 +1,7 @@
 """GET /api/v1/schedule/{scheduleId}: one of the caller's posts with its publishing state."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import ScheduleIdPath
@@ -32,7 +34,7 @@ api = JsonApi()
     tags=["Scheduling"],
 )
 @tracer.capture_method
-def get_schedule(scheduleId: ScheduleIdPath):  # type: ignore[no-untyped-def]  # noqa: N803
+def get_schedule(scheduleId: ScheduleIdPath) -> Response[str]:  # noqa: N803
     return ok(schedule_service().get(api.caller.user_id, scheduleId).public())
 
 

@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from post_scheduler.api import docs
@@ -30,7 +31,7 @@ VideoIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="Video ID")]
     tags=["Videos"],
 )
 @tracer.capture_method
-def get_video(videoId: VideoIdPath):  # type: ignore[no-untyped-def]  # noqa: N803
+def get_video(videoId: VideoIdPath) -> Response[str]:  # noqa: N803
     return ok(video_service().get(api.caller.user_id, videoId).public())
 
 

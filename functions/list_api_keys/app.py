@@ -1,5 +1,7 @@
 """GET /api/v1/api-keys: the caller's API keys (prefix and name, never the key), paged."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
@@ -22,7 +24,9 @@ api = JsonApi()
     tags=["API keys"],
 )
 @tracer.capture_method
-def list_api_keys(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None):  # type: ignore[no-untyped-def]
+def list_api_keys(
+    limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None
+) -> Response[str]:
     keys, token = api_key_service().list(api.caller.user_id, limit, next_token)
     return ok([key.model_dump() for key in keys], token)
 

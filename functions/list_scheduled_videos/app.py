@@ -2,6 +2,7 @@
 
 from typing import Annotated, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from post_scheduler.api import docs
@@ -39,11 +40,11 @@ StatusFilter = Annotated[
     tags=["Scheduling"],
 )
 @tracer.capture_method
-def list_scheduled_videos(  # type: ignore[no-untyped-def]
+def list_scheduled_videos(
     limit: PageLimit = DEFAULT_PAGE_SIZE,
     next_token: PageToken = None,
     status: StatusFilter = None,
-):
+) -> Response[str]:
     items, token = schedule_service().list_scheduled_videos(
         api.caller.user_id, limit, next_token, status
     )

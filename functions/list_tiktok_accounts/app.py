@@ -1,5 +1,7 @@
 """GET /api/v1/tiktok-accounts: the caller's connected TikTok accounts, paged."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
@@ -24,7 +26,9 @@ api = JsonApi()
     tags=["TikTok accounts"],
 )
 @tracer.capture_method
-def list_tiktok_accounts(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None):  # type: ignore[no-untyped-def]
+def list_tiktok_accounts(
+    limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None
+) -> Response[str]:
     accounts, token = scheduling_table().list_accounts(api.caller.user_id, limit, next_token)
     return ok([AccountItem.of(a).model_dump() for a in accounts], token)
 

@@ -1,5 +1,7 @@
 """GET /api/v1/videos: the caller's videos, paged."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import DEFAULT_PAGE_SIZE, PageLimit, PageToken
@@ -25,7 +27,9 @@ api = JsonApi()
     tags=["Videos"],
 )
 @tracer.capture_method
-def list_videos(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None):  # type: ignore[no-untyped-def]
+def list_videos(
+    limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None
+) -> Response[str]:
     videos, token = scheduling_table().list_videos(api.caller.user_id, limit, next_token)
     # A rejected video carries its statusReason; upload URLs are only in GET /videos/{id}.
     return ok([VideoView.of(v).public() for v in videos], token)

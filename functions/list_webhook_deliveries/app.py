@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from post_scheduler.api import docs
@@ -38,11 +39,11 @@ WebhookIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="Webhook ID"
     tags=["Webhooks"],
 )
 @tracer.capture_method
-def list_webhook_deliveries(  # type: ignore[no-untyped-def]
+def list_webhook_deliveries(
     webhookId: WebhookIdPath,  # noqa: N803
     limit: PageLimit = DEFAULT_PAGE_SIZE,
     next_token: PageToken = None,
-):
+) -> Response[str]:
     items, token = webhook_service().deliveries(api.caller.user_id, webhookId, limit, next_token)
     return ok([item.model_dump(exclude_none=True) for item in items], token)
 

@@ -1,5 +1,7 @@
 """GET /api/v1/webhooks: the caller's webhooks (never their secrets)."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.webhooks import WebhookView
@@ -21,7 +23,7 @@ api = JsonApi()
     tags=["Webhooks"],
 )
 @tracer.capture_method
-def list_webhooks():  # type: ignore[no-untyped-def]
+def list_webhooks() -> Response[str]:
     hooks = webhook_service().list_webhooks(api.caller.user_id)
     return ok([hook.model_dump() for hook in hooks])
 

@@ -2,6 +2,7 @@
 
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from post_scheduler.api import docs
@@ -42,10 +43,10 @@ api = JsonApi(idempotency_scope="retry_schedule")
     tags=["Scheduling"],
 )
 @tracer.capture_method
-def retry_schedule(  # type: ignore[no-untyped-def]
+def retry_schedule(
     scheduleId: ScheduleIdPath,  # noqa: N803
     body: Annotated[RetryScheduleRequest | None, Body()] = None,
-):
+) -> Response[str]:
     service = schedule_service()
     schedule = service.retry(api.caller.user_id, scheduleId, body)
     logger.info("failed post retried", extra={"scheduleId": scheduleId})

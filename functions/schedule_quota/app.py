@@ -1,5 +1,7 @@
 """GET /api/v1/schedule/quota: the caller's plan and its pending-post limit in use."""
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.models.responses import Quota
@@ -28,7 +30,7 @@ api = JsonApi()
     tags=["Scheduling"],
 )
 @tracer.capture_method
-def schedule_quota():  # type: ignore[no-untyped-def]
+def schedule_quota() -> Response[str]:
     return ok(schedule_service().quota(api.caller.user_id).model_dump())
 
 

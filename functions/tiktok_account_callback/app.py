@@ -90,18 +90,22 @@ PAGE_HEADERS = {
             "description": "The page that completes the flow with the user's API key",
             "content": {"text/html": {"schema": {"type": "string"}}},
         },
-        302: {"description": "To the deployment's app, with TikTok's query parameters"},
+        # A redirect has no body to describe (an empty `content`, not the return annotation's).
+        302: {
+            "description": "To the deployment's app, with TikTok's query parameters",
+            "content": {},
+        },
         **docs.errors(400, 500, 503),
     },
     tags=["TikTok accounts"],
 )
 @tracer.capture_method
-def tiktok_account_callback(  # type: ignore[no-untyped-def]
+def tiktok_account_callback(
     code: Param = None,
     state: Param = None,
     error: Param = None,
     error_description: Param = None,
-):
+) -> Response[str]:
     # Only what TikTok sends: a state of ours' shape, and a code or an error.
     if not state or not STATE_PATTERN.match(state):
         raise ValidationFailed("the callback lacks a valid `state`", {"field": "state"})

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel
 
 from post_scheduler.api import docs
@@ -43,7 +44,7 @@ class UpcomingPage(BaseModel):
     tags=["Scheduling"],
 )
 @tracer.capture_method
-def upcoming(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None):  # type: ignore[no-untyped-def]
+def upcoming(limit: PageLimit = DEFAULT_PAGE_SIZE, next_token: PageToken = None) -> Response[str]:
     posts, token = schedule_service().upcoming(limit, next_token)
     data: dict[str, Any] = {"upcomingPosts": [post.model_dump() for post in posts]}
     if token:

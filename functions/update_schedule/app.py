@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+from aws_lambda_powertools.event_handler import Response
+
 from post_scheduler.api import docs
 from post_scheduler.api.http import JsonApi, ok
 from post_scheduler.api.params import ScheduleIdPath
@@ -39,7 +41,7 @@ api = JsonApi(idempotency_scope="update_schedule")
     tags=["Scheduling"],
 )
 @tracer.capture_method
-def update_schedule(scheduleId: ScheduleIdPath, body: UpdateScheduleRequest):  # type: ignore[no-untyped-def]  # noqa: N803
+def update_schedule(scheduleId: ScheduleIdPath, body: UpdateScheduleRequest) -> Response[str]:  # noqa: N803
     service = schedule_service()
     started = datetime.now(UTC)
     schedule = service.update(api.caller.user_id, scheduleId, body)
