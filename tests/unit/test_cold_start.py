@@ -11,6 +11,7 @@ import sys
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,34 @@ def test_after_a_restore_nothing_built_before_is_reused() -> None:
     wiring.after_restore()
     assert wiring.give_up_queue.cache_info().currsize == 0
     assert aws_client.cache_info().currsize == 0
+
+
+def _routes_of(function: str) -> list[Any]:
+    """The routes of a handler loaded afresh, as Lambda imports it."""
+    from local.lambda_runtime import _load_module
+    from local.openapi import placeholder_settings
+    from post_scheduler.api.http import JsonApi
+
+    folder = ROOT / "functions" / function
+    with placeholder_settings(function):
+        module = _load_module(f"_cold_start_{function}", folder / "app.py")
+    (api,) = [value for value in vars(module).values() if isinstance(value, JsonApi)]
+    return [*api.routes._static_routes, *api.routes._dynamic_routes]
+
+
+@pytest.mark.parametrize("function", ["create_schedule", "list_scheduled_videos", "upcoming"])
+def test_a_handler_builds_no_documentation_for_its_routes(function: str) -> None:
+    routes = _routes_of(function)
+    assert routes
+    assert all(route.responses is None for route in routes)
+
+
+def test_the_document_generator_gets_every_routes_responses() -> None:
+    from post_scheduler.api import docs
+
+    with docs.generating():
+        routes = _routes_of("create_schedule")
+    for route in routes:
+        assert {200, 401, 403, 404, 409, 422}.issubset(route.responses)
+        ok = route.responses[200]["content"]["application/json"]["model"]
+        assert ok.model_fields["data"].annotation.__name__ == "CreatedSchedule"
