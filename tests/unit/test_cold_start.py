@@ -35,6 +35,7 @@ FIRST_CALL_IMPORTS = {
         "post_scheduler.domain.publishing",
         "post_scheduler.models.records",
     ),
+    "SweepFunction": ("post_scheduler.api.events", "post_scheduler.domain.publishing"),
 }
 
 _IMPORT_AND_LIST = (
