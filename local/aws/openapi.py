@@ -91,13 +91,14 @@ def placeholder_settings(function: str) -> Iterator[None]:
 def _function_documents(template: Template) -> dict[str, dict[str, Any]]:
     """Each HTTP function's own document, by logical id."""
     from local.aws.lambda_runtime import _load_module
+    from post_scheduler.api import docs
     from post_scheduler.api.http import JsonApi
 
     documents: dict[str, dict[str, Any]] = {}
     for function in sorted({route.function for route in template.http_routes()}):
         folder, handler = template.function_code(function)
         module_name = handler.rpartition(".")[0]
-        with placeholder_settings(folder.name):
+        with placeholder_settings(folder.name), docs.generating():
             module = _load_module(
                 f"_openapi_{function}_{module_name}", folder / f"{module_name}.py"
             )
@@ -154,7 +155,9 @@ def _make_idempotent(operation: dict[str, Any]) -> None:
     operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
     for response in operation["responses"].values():
         response["headers"] = REPLAYED_HEADER
-    for status, response in docs.errors(409, 422).items():
+    with docs.generating():
+        answers = docs.errors(409, 422)
+    for status, response in answers.items():
         operation["responses"].setdefault(str(status), response)
 
 

@@ -123,8 +123,11 @@ class Template:
         (api,) = self.of_type("AWS::Serverless::HttpApi").values()
         auth = api["Properties"]["Auth"]
         config: dict[str, Any] = auth["Authorizers"][auth["DefaultAuthorizer"]]
+        target = config["FunctionArn"]
+        # The function itself (GetAtt ...Arn) or the alias SAM publishes for it (Ref ...Alias).
+        function = target["Fn::GetAtt"][0] if "Fn::GetAtt" in target else target["Ref"]
         return {
-            "function": config["FunctionArn"]["Fn::GetAtt"][0],
+            "function": function.removesuffix(".Alias"),
             "headers": config.get("Identity", {}).get("Headers", []),
             "ttl": int(self.resolve(config.get("Identity", {}).get("ReauthorizeEvery", 300))),
             "simple": bool(config.get("EnableSimpleResponses")),
@@ -279,7 +282,7 @@ def references(value: Any) -> set[str]:
     elif isinstance(value, dict):
         for key, arg in value.items():
             if key == "Ref" and isinstance(arg, str):
-                found.add(arg)
+                found.add(arg.removesuffix(".Alias"))  # SAM's Ref to a function's alias
             elif key == "Fn::GetAtt":
                 found.add(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0])
             elif key == "Fn::Sub":

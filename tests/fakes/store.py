@@ -1,5 +1,5 @@
 """The scheduling table in memory, with the conditions of `adapters/publication_store.py` and
-`adapters/table.py`: each method is one atomic request that either meets its condition and
+`adapters/table/`: each method is one atomic request that either meets its condition and
 writes, or writes nothing and fails as the real store does."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""TikTok's OAuth and Content Posting API in memory, answering as `adapters/tiktok_client.py`
+"""TikTok's OAuth and Content Posting API in memory, answering as `adapters/tiktok_client/`
 reports TikTok's answers: `access_token_invalid` as TikTokAuthError, a refresh token that was
 rotated away as `invalid_grant`, a chunk that does not continue the upload as a 416 range error
 with what TikTok holds, the last chunk completing the upload, then the status moving from

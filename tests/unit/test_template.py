@@ -126,7 +126,8 @@ def test_authorizer(document: dict[str, Any]) -> None:
     auth = api["Properties"]["Auth"]
     default = auth["DefaultAuthorizer"]
     authorizer = auth["Authorizers"][default]
-    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    # The alias SAM publishes, so that the authorizer too resumes from a SnapStart snapshot.
+    assert authorizer["FunctionArn"] == {"Ref": "AuthorizerFunction.Alias"}
     assert authorizer["AuthorizerPayloadFormatVersion"] == "2.0"
     assert authorizer["EnableSimpleResponses"] is True
     # No identity source and no gateway cache: the authorizer runs on every request (a request
@@ -520,3 +521,45 @@ def test_the_xray_sdk_is_off_unless_the_deployer_asks(document: dict[str, Any]) 
     assert document["Conditions"]["UseXRaySdk"] == {"Fn::Equals": [{"Ref": "XRaySdk"}, "true"]}
     # Lambda's own tracing still records every invocation.
     assert document["Globals"]["Function"]["Tracing"] == "Active"
+
+
+def test_snapstart_is_a_parameter_off_by_default(document: dict[str, Any]) -> None:
+    parameter = document["Parameters"]["SnapStart"]
+    assert parameter["Default"] == "Disabled"
+    assert set(parameter["AllowedValues"]) == {"Enabled", "Disabled"}
+    assert document["Conditions"]["UseSnapStart"] == {
+        "Fn::Equals": [{"Ref": "SnapStart"}, "Enabled"]
+    }
+    function = document["Globals"]["Function"]
+    assert function["SnapStart"] == {
+        "ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}
+    }
+    # SnapStart needs published versions; SAM's AutoPublishAlias must be a plain string, so
+    # every function publishes one, and SAM points the API, event sources and S3 at the alias.
+    assert function["AutoPublishAlias"] == "live"
+    for name, resource in resources_of(document, "AWS::Serverless::Function").items():
+        assert "AutoPublishAlias" not in resource["Properties"], name
+        assert "SnapStart" not in resource["Properties"], name
+        # Ephemeral storage above 512 MB and EFS rule SnapStart out.
+        assert resource["Properties"].get("EphemeralStorage", {}).get("Size", 512) <= 512, name
+        assert "FileSystemConfigs" not in resource["Properties"], name
+        assert "ProvisionedConcurrencyConfig" not in resource["Properties"], name
+
+
+def test_direct_invocations_of_the_publisher_keep_their_failure_destination(
+    document: dict[str, Any],
+) -> None:
+    """The SAM EventInvokeConfig belongs to the alias; old schedules invoke $LATEST."""
+    on_alias = props(document, "PublisherFunction")["EventInvokeConfig"]
+    latest = props(document, "PublisherLatestInvokeConfig")
+    assert document["Resources"]["PublisherLatestInvokeConfig"]["Type"] == (
+        "AWS::Lambda::EventInvokeConfig"
+    )
+    assert latest["FunctionName"] == {"Ref": "PublisherFunction"}
+    assert latest["Qualifier"] == "$LATEST"
+    for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+        assert latest[key] == on_alias[key]
+    assert (
+        latest["DestinationConfig"]["OnFailure"]["Destination"]
+        == (on_alias["DestinationConfig"]["OnFailure"]["Destination"])
+    )

@@ -43,7 +43,8 @@ OptionalCount = Annotated[int | None, BeforeValidator(_blank_is_none), Field(ge=
 class FunctionSettings(BaseModel):
     """What every function has (the template's Globals)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # A function validates only its own model: the others' schemas are never built.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     table_name: Required = Field("post-scheduler", alias="TABLE_NAME")
     idempotency_table: Required = Field("post-scheduler-idempotency", alias="IDEMPOTENCY_TABLE")

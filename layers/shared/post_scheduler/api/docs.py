@@ -2,13 +2,18 @@
 each route's data, the error envelope with the codes each status carries, the security schemes,
 and the reference's examples.
 
-Routes pass `responses=docs.responses(...)` to their decorators; `local/openapi.py` takes each
-function's document from its resolver and merges them (adding `components()` below). Nothing
-here runs while a request is handled: the models build their schemas only when asked.
+Routes pass `responses=docs.responses(...)` to their decorators; `local/aws/openapi.py` takes each
+function's document from its resolver and merges them (adding `components()` below). Only while
+it loads the handlers (`generating()`) are the responses built: a handler serving requests gets
+none, so its cold start makes no envelope models and no response descriptions, and the models
+build their schemas only when asked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +21,19 @@ from pydantic import BaseModel, ConfigDict, Field
 # Schemas are built when the document is generated, not when a handler is imported.
 DEFERRED = ConfigDict(defer_build=True)
 _SCHEMAS = "#/components/schemas/"
+
+_generating = False
+
+
+@contextmanager
+def generating() -> Iterator[None]:
+    """While the document generator imports the handlers: their routes' responses are built."""
+    global _generating
+    before, _generating = _generating, True
+    try:
+        yield
+    finally:
+        _generating = before
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -34,27 +52,49 @@ def next_token() -> Any:
 # --- success envelopes -----------------------------------------------------------------------
 
 
-class Ok[T](BaseModel):
-    """`{"success": true, "data": ...}`"""
+@cache
+def _envelopes() -> tuple[Any, Any]:
+    class Ok[T](BaseModel):
+        """`{"success": true, "data": ...}`"""
 
-    model_config = DEFERRED
+        model_config = DEFERRED
 
-    success: Literal[True]
-    data: T
+        success: Literal[True]
+        data: T
+
+    class Page[T](BaseModel):
+        """A page of a list: `nextToken` is present only when another page exists."""
+
+        model_config = DEFERRED
+
+        success: Literal[True]
+        data: list[T]
+        nextToken: str = next_token()
+
+    return Ok, Page
 
 
-class Page[T](BaseModel):
-    """A page of a list: `nextToken` is present only when another page exists."""
+class _Envelope:
+    """`Ok[Model]` or `Page[Model]` as the routes write them: the pydantic envelope around
+    `Model`, made only while the document is generated (None otherwise)."""
 
-    model_config = DEFERRED
+    def __init__(self, pick: Callable[[tuple[Any, Any]], Any]) -> None:
+        self._pick = pick
 
-    success: Literal[True]
-    data: list[T]
-    nextToken: str = next_token()
+    def __getitem__(self, data: Any) -> Any:
+        return self._pick(_envelopes())[data] if _generating else None
+
+
+# `{"success": true, "data": ...}`
+Ok = _Envelope(lambda envelopes: envelopes[0])
+# A page of a list: `nextToken` is present only when another page exists.
+Page = _Envelope(lambda envelopes: envelopes[1])
 
 
 def success(model: Any, example: Any, description: str = "Success") -> dict[int, Any]:
     """The 200 response carrying `model` (an `Ok[...]` or `Page[...]`), with an example body."""
+    if not _generating:
+        return {}
     return {
         200: {
             "description": description,
@@ -163,6 +203,8 @@ def errors(*statuses: int, messages: dict[int, str] | None = None) -> dict[int, 
     """The error responses of `statuses`: each the envelope with the codes it carries and an
     example per code (`messages` replaces a status's first example message)."""
     found: dict[int, Any] = {}
+    if not _generating:
+        return found
     for status in sorted(set(statuses)):
         name, meaning, codes = _ERRORS[status]
         examples: dict[str, Any] = {}
@@ -186,9 +228,12 @@ def responses(
     authenticated: bool = True,
     body: bool = False,
     messages: dict[int, str] | None = None,
-) -> dict[int, Any]:
+) -> dict[int, Any] | None:
     """A route's documented responses: its success, the errors every route may answer, those
-    of authenticated routes and of routes with a JSON body, and its own `statuses`."""
+    of authenticated routes and of routes with a JSON body, and its own `statuses` (None
+    while no document is generated)."""
+    if not _generating:
+        return None
     every = {*COMMON_ERRORS, *statuses}
     if authenticated:
         every.update(AUTHENTICATED_ERRORS)

@@ -9,9 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from post_scheduler.models.responses import AccountItem
 
+# Schemas are built at a model's first use, so a function pays only for the models it uses.
+_DEFERRED = ConfigDict(defer_build=True)
+
 
 class ConnectStart(BaseModel):
     """Where to send the user's browser to connect a TikTok account."""
+
+    model_config = _DEFERRED
 
     authorizationUrl: str
     state: str
@@ -27,6 +32,7 @@ class CompleteConnectRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        defer_build=True,
         json_schema_extra={"examples": [{"code": "...", "state": "..."}]},
     )
 
@@ -39,12 +45,16 @@ class CompleteConnectRequest(BaseModel):
 class ConnectedAccount(BaseModel):
     """The account a completed authorization created or refreshed."""
 
+    model_config = _DEFERRED
+
     account: AccountItem
     created: bool
     scope: str
 
 
 class DeletedAccount(BaseModel):
+    model_config = _DEFERRED
+
     id: str
     deleted: bool = True
     cancelledScheduleIds: list[str]
@@ -53,6 +63,8 @@ class DeletedAccount(BaseModel):
 class OAuthStateRecord(BaseModel):
     """A connect flow in progress: the user it belongs to, kept under the hash of its `state`
     until the callback consumes it (once) or it expires."""
+
+    model_config = _DEFERRED
 
     stateHash: str
     userId: str

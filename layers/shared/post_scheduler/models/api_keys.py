@@ -17,18 +17,26 @@ KeyName = Annotated[
     ),
 ]
 
+# Schemas are built at a model's first use, so a function pays only for the models it uses.
+_DEFERRED = ConfigDict(defer_build=True)
+
 
 class CreateApiKeyRequest(BaseModel):
     """Body of POST /api/v1/api-keys."""
 
     model_config = ConfigDict(
-        extra="forbid", strict=True, json_schema_extra={"examples": [{"name": "CI pipeline"}]}
+        extra="forbid",
+        strict=True,
+        defer_build=True,
+        json_schema_extra={"examples": [{"name": "CI pipeline"}]},
     )
 
     name: KeyName = Field(description="A label to recognise the key by (1-100 characters)")
 
 
 class ApiKeyView(BaseModel):
+    model_config = _DEFERRED
+
     keyId: str
     prefix: str
     name: str

@@ -29,7 +29,7 @@ RESTARTABLE_OUTCOMES: frozenset[str] = frozenset({"tiktok_failed", "upload_incom
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class UserRecord(_Record):
@@ -177,7 +177,7 @@ class DueEntry(BaseModel):
     """A post as the due index projects it: only what the public upcoming list and the sweep
     read, so changes to anything else (upload progress, TikTok ids) never write the index."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     scheduleId: str
     userId: str

@@ -20,7 +20,10 @@ PrivacyLevel = Literal[
     "PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"
 ]
 
-_STRICT = ConfigDict(extra="forbid", strict=True)
+_STRICT = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+# Schemas are built at a model's first use, so a function pays only for the models it uses.
+_DEFERRED = ConfigDict(defer_build=True)
 
 
 class PostOptions(BaseModel):
@@ -40,6 +43,8 @@ class PostOptions(BaseModel):
 
 
 class _CaptionMixin(BaseModel):
+    model_config = _DEFERRED
+
     @model_validator(mode="after")
     def _caption_fits(self) -> _CaptionMixin:
         title = getattr(self, "title", None) or ""
@@ -57,6 +62,7 @@ class CreateScheduleRequest(_CaptionMixin):
 
     model_config = ConfigDict(
         extra="forbid",
+        defer_build=True,
         strict=True,
         json_schema_extra={
             "examples": [
@@ -87,6 +93,7 @@ class UpdateScheduleRequest(_CaptionMixin):
 
     model_config = ConfigDict(
         extra="forbid",
+        defer_build=True,
         strict=True,
         json_schema_extra={
             "examples": [{"scheduledPublishTime": "2025-10-22T10:00:00Z", "status": "pending"}]
@@ -115,6 +122,7 @@ class RetryScheduleRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        defer_build=True,
         strict=True,
         json_schema_extra={"examples": [{"scheduledPublishTime": "2025-10-22T10:00:00Z"}]},
     )

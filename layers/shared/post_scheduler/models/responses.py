@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from post_scheduler.models.records import (
     DueEntry,
@@ -15,19 +15,28 @@ from post_scheduler.models.records import (
 from post_scheduler.models.requests import PostOptions
 from post_scheduler.timestamps import format_utc
 
+# Schemas are built at a model's first use, so a function pays only for the models it uses.
+_DEFERRED = ConfigDict(defer_build=True)
+
 
 class ErrorBody(BaseModel):
+    model_config = _DEFERRED
+
     code: str = Field(examples=["VALIDATION_ERROR"])
     message: str
     details: Any | None = None
 
 
 class ErrorEnvelope(BaseModel):
+    model_config = _DEFERRED
+
     success: bool = Field(default=False, examples=[False])
     error: ErrorBody
 
 
 class CreatedSchedule(BaseModel):
+    model_config = _DEFERRED
+
     scheduleId: str
     scheduledTime: str
     status: str
@@ -44,12 +53,16 @@ class CreatedSchedule(BaseModel):
 
 
 class VideoSummary(BaseModel):
+    model_config = _DEFERRED
+
     id: str
     title: str | None = None
     description: str | None = None
 
 
 class AccountSummary(BaseModel):
+    model_config = _DEFERRED
+
     id: str
     username: str | None = None
     displayName: str | None = None
@@ -57,6 +70,8 @@ class AccountSummary(BaseModel):
 
 class ScheduledVideo(BaseModel):
     """One post as the list and update endpoints show it."""
+
+    model_config = _DEFERRED
 
     id: str
     scheduledPublishTime: str
@@ -124,6 +139,8 @@ class ScheduledVideo(BaseModel):
 
 
 class UploadProgress(BaseModel):
+    model_config = _DEFERRED
+
     uploadedBytes: int
     totalBytes: int | None = None
 
@@ -165,6 +182,8 @@ class ScheduledPostDetail(ScheduledVideo):
 class Quota(BaseModel):
     """The caller's plan and how much of its pending-post limit is used."""
 
+    model_config = _DEFERRED
+
     plan: str
     limit: int = Field(description="Pending posts the plan allows at once (0: no scheduling)")
     pending: int
@@ -172,6 +191,8 @@ class Quota(BaseModel):
 
 
 class UpcomingPost(BaseModel):
+    model_config = _DEFERRED
+
     scheduleId: str
     publishTime: str
     accountId: str
@@ -186,6 +207,8 @@ class UpcomingPost(BaseModel):
 
 
 class AccountItem(BaseModel):
+    model_config = _DEFERRED
+
     id: str
     username: str
     displayName: str

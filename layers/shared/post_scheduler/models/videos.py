@@ -19,7 +19,10 @@ MAX_VIDEO_BYTES = 4 * 1024**3
 # S3's limits for a multipart upload.
 MAX_UPLOAD_PARTS = 10_000
 
-_STRICT = ConfigDict(extra="forbid", strict=True)
+_STRICT = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+# Schemas are built at a model's first use, so a function pays only for the models it uses.
+_DEFERRED = ConfigDict(defer_build=True)
 
 
 class CreateVideoRequest(BaseModel):
@@ -27,6 +30,7 @@ class CreateVideoRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        defer_build=True,
         strict=True,
         json_schema_extra={
             "examples": [
@@ -64,6 +68,7 @@ class CompleteUploadRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        defer_build=True,
         strict=True,
         json_schema_extra={
             "examples": [
@@ -95,6 +100,8 @@ class VideoFileRecord(VideoRecord):
 
 
 class UploadPartUrl(BaseModel):
+    model_config = _DEFERRED
+
     partNumber: int
     url: str
     sizeBytes: int
@@ -103,6 +110,8 @@ class UploadPartUrl(BaseModel):
 class UploadInstructions(BaseModel):
     """How to send the file: one presigned PUT, or presigned PUTs of each part followed by
     POST .../complete with their ETags."""
+
+    model_config = _DEFERRED
 
     method: Literal["PUT", "MULTIPART"]
     expiresAt: str
@@ -115,6 +124,8 @@ class UploadInstructions(BaseModel):
 
 class VideoView(BaseModel):
     """One video as the API shows it; `upload` only while the file is still expected."""
+
+    model_config = _DEFERRED
 
     id: str
     title: str

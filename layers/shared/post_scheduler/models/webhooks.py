@@ -28,12 +28,16 @@ WebhookUrl = Annotated[
     ),
 ]
 
+# Schemas are built at a model's first use, so a function pays only for the models it uses.
+_DEFERRED = ConfigDict(defer_build=True)
+
 
 class CreateWebhookRequest(BaseModel):
     """Body of POST /api/v1/webhooks."""
 
     model_config = ConfigDict(
         extra="forbid",
+        defer_build=True,
         strict=True,
         json_schema_extra={
             "examples": [
@@ -59,7 +63,7 @@ class CreateWebhookRequest(BaseModel):
 
 
 class WebhookRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     webhookId: str
     userId: str
@@ -71,6 +75,8 @@ class WebhookRecord(BaseModel):
 
 
 class WebhookView(BaseModel):
+    model_config = _DEFERRED
+
     id: str
     url: str
     events: list[str]
@@ -93,7 +99,7 @@ class CreatedWebhook(WebhookView):
 
 
 class DeliveryRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     userId: str
     webhookId: str
@@ -110,6 +116,8 @@ class DeliveryRecord(BaseModel):
 
 
 class DeliveryView(BaseModel):
+    model_config = _DEFERRED
+
     eventId: str = Field(description="The `webhook-id` header, the same on every attempt")
     type: str
     scheduleId: str
