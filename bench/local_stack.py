@@ -310,7 +310,11 @@ def _parse(moment: str) -> datetime:
     return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
-_FIRED = re.compile(r"fired \(at\(.*?, ([\d.]+) s after its time; offset ([\d.]+) s\)")
+# A schedule targeting a function logs its drawn offset; one targeting the publish queue only
+# how late it fired, which is that offset plus the loop's own delay.
+_FIRED = re.compile(r"fired \(at\(.*?, ([\d.]+) s after its time(?:; offset ([\d.]+) s)?\)")
+# A publisher event delivered twice: asynchronously, or as an SQS message left on the queue.
+_TWICE = re.compile(r"PublisherFunction: (?:event of|SQS message \S+ will be delivered again)")
 
 
 def measure_lag(
@@ -386,7 +390,7 @@ def measure_lag(
         ]
         stub_posts = requests.get(f"{stack.stub_url}/_inspect/posts", timeout=30).json()
         log = stack.log_path.read_text(errors="replace")
-    fired = [float(offset) for _late, offset in _FIRED.findall(log)]
+    fired = [float(offset or late) for late, offset in _FIRED.findall(log)]
     statuses = [item["status"] for item in items]
     per_title: dict[str, int] = {}
     for post in stub_posts:
@@ -397,7 +401,7 @@ def measure_lag(
         "seed": seed,
         "fire_offset_min_s": min(fired, default=float("nan")),
         "fire_offset_max_s": max(fired, default=float("nan")),
-        "publisher_events_delivered_twice": log.count("PublisherFunction: event of"),
+        "publisher_events_delivered_twice": len(_TWICE.findall(log)),
         "tiktok_posts_per_post_max": max(per_title.values(), default=0),
         "posts": len(jobs),
         "created": len(jobs) - len(refused),

@@ -167,7 +167,9 @@ def _wait_until_ready(
         try:
             if requests.get(stack.url("/api/v1/schedule/upcoming"), timeout=2).ok:
                 return
-        except requests.ConnectionError:
+        # Not listening yet, or (on a loaded machine) the first request's cold start takes
+        # longer than the probe waits: both mean not ready yet, until the deadline.
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.2)
     raise StackFailed(f"the local stack was not ready in time:\n{stack.log_tail()}")

@@ -348,7 +348,9 @@ class StreamPoller(threading.Thread):
         )["ShardIterator"]
         records: list[dict[str, Any]] = []
         while iterator:
-            response = self.client.get_records(ShardIterator=iterator, Limit=1000)
+            # Small pages: each read holds the moto server's DynamoDB lock (SerializedMotoServer)
+            # while it serializes the records' images, so other requests get in between.
+            response = self.client.get_records(ShardIterator=iterator, Limit=100)
             records.extend(response["Records"])
             if not response["Records"]:
                 break
