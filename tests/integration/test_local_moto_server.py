@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import StreamRecord
 
+from local.aws.moto_server import SerializedMotoServer
 from local.launcher import free_ports
-from local.stack import SerializedMotoServer
 
 REGION = "us-east-1"
 TABLE = "local-rollback-test"
