@@ -69,8 +69,13 @@ scan: scan-tools
 unit: venv
 	$(BIN)/pytest
 
+# Two workers by default (CI has two cores), then the fuzz tests in one process: Schemathesis
+# makes one test per operation only without xdist, and its closing test counts them all.
+PYTEST_WORKERS ?= 2
+
 test: lint build scan
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --ignore=tests/fuzz
+	$(BIN)/pytest tests/fuzz
 
 run: venv
 	$(PY) -m local

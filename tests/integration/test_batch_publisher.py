@@ -79,8 +79,8 @@ def test_a_batch_publishes_every_post_at_its_second_and_one_bad_post_fails_alone
 
     def publish(self: PostPublisher, command: PublishCommand, *args: Any, **kwargs: Any) -> Any:
         if command.scheduleId == bad.schedule_id:
-            # Until well past the others' second: they are late if they waited for it.
-            time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() + 1.5))
+            # Until well past the others' second: they are 3 s late if they waited for it.
+            time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() + 3.0))
             raise ConnectionError("the database could not be reached")
         return original(self, command, *args, **kwargs)
 
@@ -96,7 +96,8 @@ def test_a_batch_publishes_every_post_at_its_second_and_one_bad_post_fails_alone
         post = scene.post
         assert post.publishStartedAt is not None
         lag = (post.publishStartedAt - post.scheduledPublishTime).total_seconds()
-        assert 0 <= lag < 1, lag  # not held up by the bad post or each other
+        # Not held up by the bad post (3 s) or each other; the margin is for a loaded machine.
+        assert 0 <= lag < 2, lag
     assert bad.post.status == "pending"  # untouched: it comes back for another try
     # Its message comes back after PUBLISH_RETRY_DELAY_SECONDS, not the 960 s visibility.
     sqs = boto3.client("sqs")
@@ -220,4 +221,4 @@ def test_a_direct_invocation_still_waits_for_its_second(
     assert outcome["result"] == "executed", outcome
     post = scene.post
     assert post.publishStartedAt is not None
-    assert 0 <= (post.publishStartedAt - post.scheduledPublishTime).total_seconds() < 1
+    assert 0 <= (post.publishStartedAt - post.scheduledPublishTime).total_seconds() < 2  # margin for a loaded machine
