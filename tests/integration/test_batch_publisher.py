@@ -221,4 +221,5 @@ def test_a_direct_invocation_still_waits_for_its_second(
     assert outcome["result"] == "executed", outcome
     post = scene.post
     assert post.publishStartedAt is not None
-    assert 0 <= (post.publishStartedAt - post.scheduledPublishTime).total_seconds() < 2  # margin for a loaded machine
+    lag = (post.publishStartedAt - post.scheduledPublishTime).total_seconds()
+    assert 0 <= lag < 2, lag  # it waited; the margin is for a loaded machine
