@@ -81,6 +81,19 @@ def test_accounts(stack: AwsStack, basic: User) -> None:
         assert secret not in text
 
 
+def test_an_account_whose_tokens_stopped_working_says_so_until_it_is_reconnected(
+    basic: User,
+) -> None:
+    reason = "TikTok refused the refresh token (invalid_grant); reconnect the account"
+    basic.account(ACCOUNT, needsReconnection=reason)
+    healthy = basic.account()
+
+    accounts = {a["id"]: a for a in assert_ok(basic.call("GET", ACCOUNTS))}
+
+    assert accounts[ACCOUNT]["needsReconnection"] == reason
+    assert accounts[healthy]["needsReconnection"] is None
+
+
 def test_empty_lists(basic: User) -> None:
     assert basic.call("GET", VIDEOS).body == {"success": True, "data": []}
     assert basic.call("GET", ACCOUNTS).body == {"success": True, "data": []}

@@ -213,6 +213,9 @@ class AccountItem(BaseModel):
     username: str
     displayName: str
     createdAt: str
+    # Why its posts cannot be published until the user connects it again (TikTok refused its
+    # tokens, or rotated ones could not be saved); null while it works.
+    needsReconnection: str | None = None
 
     @classmethod
     def of(cls, account: TikTokAccountRecord) -> AccountItem:
@@ -221,4 +224,5 @@ class AccountItem(BaseModel):
             username=account.username,
             displayName=account.displayName,
             createdAt=format_utc(account.createdAt),
+            needsReconnection=account.needsReconnection,
         )
