@@ -65,22 +65,57 @@ class SendResult:
         return self.status is not None and 200 <= self.status < 300
 
 
-class SchedulingTablePort(Protocol):
-    """The scheduling table as the use cases see it."""
+class ScheduleTablePort(Protocol):
+    """What the schedule rules (`domain/schedules.py`) use of the scheduling table, so a fake
+    for them needs only these; `SchedulingTablePort` adds the rest."""
+
+    def create_schedule(self, schedule: ScheduleRecord) -> None: ...
+
+    def delete_schedule_record(self, expected: ScheduleRecord) -> None: ...
+
+    def get_schedule(self, user_id: str, schedule_id: str) -> ScheduleRecord | None: ...
+
+    def get_user(self, user_id: str) -> UserRecord | None: ...
+
+    def get_videos_and_accounts(
+        self, user_id: str, video_ids: set[str], account_ids: set[str]
+    ) -> tuple[dict[str, VideoRecord], dict[str, TikTokAccountRecord]]: ...
+
+    def list_schedules(
+        self, user_id: str, limit: int, page_token: str | None, status: str | None = None
+    ) -> tuple[list[ScheduleRecord], str | None]: ...
+
+    def list_upcoming(
+        self, now: datetime, limit: int, page_token: str | None
+    ) -> tuple[list[DueEntry], str | None]: ...
+
+    def reactivate_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None: ...
+
+    def release_schedule(
+        self,
+        schedule: ScheduleRecord | None,
+        expected: ScheduleRecord,
+        *,
+        video_published_at: datetime | None = None,
+        condition: tuple[str, dict[str, Any]] | None = None,
+        video_lock: bool = True,
+    ) -> None: ...
+
+    def replace_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None: ...
+
+
+class SchedulingTablePort(ScheduleTablePort, Protocol):
+    """The scheduling table as the use cases see it: the schedule rules' part and the rest."""
 
     def decode_item(self, item: Mapping[str, Any]) -> dict[str, Any]: ...
 
     def count_api_keys(self, user_id: str) -> int: ...
-
-    def create_schedule(self, schedule: ScheduleRecord) -> None: ...
 
     def create_video(self, video: VideoFileRecord) -> None: ...
 
     def delete_account(self, user_id: str, account_id: str) -> None: ...
 
     def delete_api_key(self, api_key: ApiKeyRecord) -> None: ...
-
-    def delete_schedule_record(self, expected: ScheduleRecord) -> None: ...
 
     def delete_video(self, user_id: str, video_id: str) -> VideoFileRecord: ...
 
@@ -103,15 +138,7 @@ class SchedulingTablePort(Protocol):
 
     def get_account(self, user_id: str, account_id: str) -> TikTokAccountRecord | None: ...
 
-    def get_schedule(self, user_id: str, schedule_id: str) -> ScheduleRecord | None: ...
-
-    def get_user(self, user_id: str) -> UserRecord | None: ...
-
     def get_video_file(self, user_id: str, video_id: str) -> VideoFileRecord | None: ...
-
-    def get_videos_and_accounts(
-        self, user_id: str, video_ids: set[str], account_ids: set[str]
-    ) -> tuple[dict[str, VideoRecord], dict[str, TikTokAccountRecord]]: ...
 
     def list_active_schedules_of_account(
         self, user_id: str, account_id: str
@@ -121,31 +148,9 @@ class SchedulingTablePort(Protocol):
         self, user_id: str, limit: int, page_token: str | None
     ) -> tuple[list[ApiKeyRecord], str | None]: ...
 
-    def list_schedules(
-        self, user_id: str, limit: int, page_token: str | None, status: str | None = None
-    ) -> tuple[list[ScheduleRecord], str | None]: ...
-
-    def list_upcoming(
-        self, now: datetime, limit: int, page_token: str | None
-    ) -> tuple[list[DueEntry], str | None]: ...
-
     def put_api_key(self, api_key: ApiKeyRecord) -> None: ...
 
     def put_oauth_state(self, state: OAuthStateRecord) -> None: ...
-
-    def reactivate_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None: ...
-
-    def release_schedule(
-        self,
-        schedule: ScheduleRecord | None,
-        expected: ScheduleRecord,
-        *,
-        video_published_at: datetime | None = None,
-        condition: tuple[str, dict[str, Any]] | None = None,
-        video_lock: bool = True,
-    ) -> None: ...
-
-    def replace_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None: ...
 
     def save_account_grant(self, account: TikTokAccountRecord) -> bool: ...
 
@@ -154,45 +159,6 @@ class SchedulingTablePort(Protocol):
     ) -> None: ...
 
     def take_oauth_state(self, state_hash: str, user_id: str) -> OAuthStateRecord | None: ...
-
-
-class ScheduleTablePort(Protocol):
-    """What the schedule rules (`domain/schedules.py`) use of the scheduling table: a subset of
-    `SchedulingTablePort`, so a fake for them needs only these."""
-
-    def create_schedule(self, schedule: ScheduleRecord) -> None: ...
-
-    def delete_schedule_record(self, expected: ScheduleRecord) -> None: ...
-
-    def get_schedule(self, user_id: str, schedule_id: str) -> ScheduleRecord | None: ...
-
-    def get_user(self, user_id: str) -> UserRecord | None: ...
-
-    def get_videos_and_accounts(
-        self, user_id: str, video_ids: set[str], account_ids: set[str]
-    ) -> tuple[dict[str, VideoRecord], dict[str, TikTokAccountRecord]]: ...
-
-    def list_schedules(
-        self, user_id: str, limit: int, page_token: str | None, status: str | None = None
-    ) -> tuple[list[ScheduleRecord], str | None]: ...
-
-    def list_upcoming(
-        self, now: datetime, limit: int, page_token: str | None
-    ) -> tuple[list[DueEntry], str | None]: ...
-
-    def reactivate_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None: ...
-
-    def release_schedule(
-        self,
-        schedule: ScheduleRecord | None,
-        expected: ScheduleRecord,
-        *,
-        video_published_at: datetime | None = None,
-        condition: tuple[str, dict[str, Any]] | None = None,
-        video_lock: bool = True,
-    ) -> None: ...
-
-    def replace_schedule(self, schedule: ScheduleRecord, expected: ScheduleRecord) -> None: ...
 
 
 class PublicationStorePort(Protocol):
