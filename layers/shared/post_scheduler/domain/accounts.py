@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from post_scheduler.domain.errors import TikTokAuthError, TikTokError
+from post_scheduler.domain.preflight import creator_info_snapshot
 from post_scheduler.errors import (
     ApiError,
     Conflict,
@@ -232,10 +233,7 @@ class AccountService:
             logger.info("creator info unavailable", extra={"code": exc.code})
         else:
             username = username or creator.creator_username
-            snapshot = CreatorInfoSnapshot(
-                privacyLevelOptions=list(creator.privacy_level_options),
-                maxVideoPostDurationSec=creator.max_video_post_duration_sec,
-            )
+            snapshot = creator_info_snapshot(creator)
         return username, user.display_name or username, snapshot
 
     def _save(

@@ -15,11 +15,20 @@ from post_scheduler.models.records import CreatorInfoSnapshot, TikTokAccountReco
 
 if TYPE_CHECKING:
     from post_scheduler.domain.ports import SchedulingTablePort, TikTokPort, TokenCipherPort
+    from post_scheduler.domain.tiktok import CreatorInfo
 
 logger = logging.getLogger(__name__)
 
 # How long a cached creator_info is trusted at create; older copies are read again from TikTok.
 CREATOR_INFO_FRESH_FOR = timedelta(hours=24)
+
+
+def creator_info_snapshot(creator: CreatorInfo) -> CreatorInfoSnapshot:
+    """What of TikTok's creator_info is cached on the account for these checks."""
+    return CreatorInfoSnapshot(
+        privacyLevelOptions=list(creator.privacy_level_options),
+        maxVideoPostDurationSec=creator.max_video_post_duration_sec,
+    )
 
 
 def fresh_creator_info(account: TikTokAccountRecord, now: datetime) -> CreatorInfoSnapshot | None:
@@ -107,9 +116,6 @@ class CreatorInfoReader:
         except Exception:  # KMS or the network: the create must not depend on it
             logger.warning("creator info unavailable at create", exc_info=True)
             return None
-        snapshot = CreatorInfoSnapshot(
-            privacyLevelOptions=list(creator.privacy_level_options),
-            maxVideoPostDurationSec=creator.max_video_post_duration_sec,
-        )
+        snapshot = creator_info_snapshot(creator)
         self.table.save_creator_info(account.userId, account.accountId, snapshot, now)
         return snapshot

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from post_scheduler.domain.chunks import ChunkPlan, plan_chunks
 from post_scheduler.domain.errors import LeaseLost
-from post_scheduler.domain.preflight import duration_problem
+from post_scheduler.domain.preflight import creator_info_snapshot, duration_problem
 from post_scheduler.domain.publishing.models import (
     DONE_STATUSES,
     PRIVACY_PREFERENCE,
@@ -32,7 +32,7 @@ from post_scheduler.domain.publishing.models import (
 )
 from post_scheduler.domain.publishing.upload import UploadingRun
 from post_scheduler.domain.retry import retry_while
-from post_scheduler.models.records import CreatorInfoSnapshot, ScheduleRecord
+from post_scheduler.models.records import ScheduleRecord
 
 if TYPE_CHECKING:
     from post_scheduler.domain.ports import (
@@ -252,10 +252,7 @@ class PublishRun(UploadingRun):
 
     def _remember(self, creator: CreatorInfo) -> None:
         """Cache creator_info on the account for the pre-flight checks at create."""
-        snapshot = CreatorInfoSnapshot(
-            privacyLevelOptions=list(creator.privacy_level_options),
-            maxVideoPostDurationSec=creator.max_video_post_duration_sec,
-        )
+        snapshot = creator_info_snapshot(creator)
         try:
             self.p.store.save_creator_info(
                 self.post.userId, self.post.tiktokAccountId, snapshot, self.clock.now()
